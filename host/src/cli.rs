@@ -1,0 +1,25 @@
+//! Command-line interface.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::{run::RunArgs, schema::SchemaArgs};
+
+/// preflight: may this build ship? Gathers facts about a release, runs sandboxed WebAssembly
+/// policies on them and prints a report with an exit code CI can branch on
+/// (0 GO, 3 GO_WITH_CAUTION, 1 NO_GO, 2 error).
+#[derive(Debug, Parser)]
+#[command(name = "preflight", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Gather facts, run the policies, print the report.
+    Run(RunArgs),
+    /// Print a JSON Schema: `facts`, `policy-output` or `report`.
+    Schema(SchemaArgs),
+}

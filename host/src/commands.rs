@@ -1,0 +1,4 @@
+//! One module per subcommand, each with its `XxxArgs` and one entry function.
+
+pub mod run;
+pub mod schema;

@@ -1,0 +1,315 @@
+//! Running policies on a fact set and folding their results into one report.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use preflight_sdk::{Decision, Issue};
+use serde_json::Value;
+
+use crate::builtin;
+use crate::facts::Facts;
+use crate::report::{PolicyResult, Report, ReportIssue};
+use crate::sandbox::{LogLine, Policy, PolicyError, Runtime, sha256_hex};
+
+/// Where a policy module comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    /// A module built into the binary.
+    Builtin(String),
+    /// A module file.
+    File(PathBuf),
+}
+
+impl std::fmt::Display for PolicySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PolicySource::Builtin(name) => write!(f, "builtin:{name}"),
+            PolicySource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// A policy to run, with its settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicySpec {
+    /// Where the module comes from.
+    pub source: PolicySource,
+    /// Settings passed to the policy.
+    pub settings: Value,
+    /// Whether its decision counts.
+    pub enforce: bool,
+}
+
+/// A module that could not be read or loaded.
+#[derive(Debug)]
+pub struct LoadFailure {
+    /// The source.
+    pub source: String,
+    /// sha256 of the bytes when they could be read.
+    pub sha256: Option<String>,
+    /// What went wrong.
+    pub error: LoadError,
+}
+
+/// Why a module could not be loaded.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("cannot read policy module `{path}`: {source}")]
+    #[diagnostic(help("check the path given to `--policy`"))]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// No built-in policy has that name.
+    #[error("there is no built-in policy `{name}`")]
+    #[diagnostic(help("built-in policies: {}", builtin::BUILTINS.iter().map(|b| b.name).collect::<Vec<_>>().join(", ")))]
+    UnknownBuiltin {
+        /// The name.
+        name: String,
+    },
+    /// The module is not a valid policy.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Policy(#[from] PolicyError),
+}
+
+impl LoadError {
+    /// Stable id for the blocking issue this error becomes.
+    pub fn id(&self) -> &'static str {
+        match self {
+            LoadError::Read { .. } => "policy.unreadable",
+            LoadError::UnknownBuiltin { .. } => "policy.unknown_builtin",
+            LoadError::Policy(err) => err.id(),
+        }
+    }
+}
+
+/// A loaded policy with its spec.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The policy.
+    pub policy: Policy,
+    /// Its spec.
+    pub spec: PolicySpec,
+}
+
+/// Reads and loads a policy module.
+///
+/// # Errors
+/// A [`LoadFailure`] naming the source.
+pub fn load(runtime: &Runtime, spec: &PolicySpec) -> Result<Loaded, LoadFailure> {
+    let source = spec.source.to_string();
+    let owned;
+    let bytes: &[u8] = match &spec.source {
+        PolicySource::Builtin(name) => match builtin::find(name) {
+            Some(builtin) => builtin.wasm,
+            None => {
+                return Err(LoadFailure {
+                    source,
+                    sha256: None,
+                    error: LoadError::UnknownBuiltin { name: name.clone() },
+                });
+            }
+        },
+        PolicySource::File(path) => {
+            owned = std::fs::read(path).map_err(|err| LoadFailure {
+                source: source.clone(),
+                sha256: None,
+                error: LoadError::Read {
+                    path: path.clone(),
+                    source: err,
+                },
+            })?;
+            &owned
+        }
+    };
+    let policy = runtime.load(&source, bytes).map_err(|err| LoadFailure {
+        source: source.clone(),
+        sha256: Some(sha256_hex(bytes)),
+        error: err.into(),
+    })?;
+    Ok(Loaded {
+        policy,
+        spec: spec.clone(),
+    })
+}
+
+/// The logs of one policy's evaluation, for `--verbose`.
+#[derive(Debug, Clone)]
+pub struct PolicyLogs {
+    /// The policy.
+    pub policy: String,
+    /// Its lines.
+    pub lines: Vec<LogLine>,
+    /// Lines dropped at the cap.
+    pub dropped: usize,
+}
+
+/// Evaluates one loaded policy on the facts.
+pub fn run_one(runtime: &Runtime, loaded: &Loaded, facts: &Facts) -> (PolicyResult, PolicyLogs) {
+    let policy = &loaded.policy;
+    let name = policy.metadata.name.clone();
+    let input = PolicyInputRef {
+        facts: &facts.value,
+        settings: &loaded.spec.settings,
+    };
+    let started = Instant::now();
+    let bytes = serde_json::to_vec(&input).unwrap_or_default();
+    let result = runtime.evaluate(policy, &bytes);
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut result_entry = PolicyResult {
+        name: name.clone(),
+        version: Some(policy.metadata.version.clone()),
+        sha256: Some(policy.sha256.clone()),
+        source: policy.source.clone(),
+        enforced: loaded.spec.enforce,
+        decision: Decision::NoGo,
+        blocking_issues: Vec::new(),
+        warnings: Vec::new(),
+        details: Value::Object(serde_json::Map::new()),
+        elapsed_ms,
+        fuel_used: None,
+        error: None,
+    };
+    let logs = match result {
+        Ok(evaluation) => {
+            let output = evaluation.output;
+            result_entry.decision = output.effective_decision();
+            result_entry.blocking_issues = output.blocking_issues;
+            result_entry.warnings = output.warnings;
+            result_entry.details = output.details;
+            result_entry.fuel_used = Some(evaluation.fuel_used);
+            PolicyLogs {
+                policy: name,
+                lines: evaluation.logs,
+                dropped: evaluation.logs_dropped,
+            }
+        }
+        Err(failure) => {
+            result_entry.blocking_issues =
+                vec![Issue::new(failure.error.id(), failure.error.to_string())];
+            result_entry.error = Some(failure.error.to_string());
+            PolicyLogs {
+                policy: name,
+                lines: failure.logs,
+                dropped: 0,
+            }
+        }
+    };
+    (result_entry, logs)
+}
+
+/// The policy input (`preflight_sdk::PolicyInput` on the guest side), without copying the facts.
+#[derive(serde::Serialize)]
+struct PolicyInputRef<'a> {
+    facts: &'a Value,
+    settings: &'a Value,
+}
+
+/// A failed load as a policy result that blocks.
+pub fn failed_load(failure: &LoadFailure, enforce: bool) -> PolicyResult {
+    PolicyResult {
+        name: failure.source.clone(),
+        version: None,
+        sha256: failure.sha256.clone(),
+        source: failure.source.clone(),
+        enforced: enforce,
+        decision: Decision::NoGo,
+        blocking_issues: vec![Issue::new(failure.error.id(), failure.error.to_string())],
+        warnings: Vec::new(),
+        details: Value::Object(serde_json::Map::new()),
+        elapsed_ms: 0.0,
+        fuel_used: None,
+        error: Some(failure.error.to_string()),
+    }
+}
+
+/// Folds policy results into the report.
+///
+/// The overall decision is the most severe among enforced policies; a failed policy is `NO_GO`
+/// even when it is not enforced, because the run can no longer be trusted; no enforced policy
+/// at all is `NO_GO`.
+pub fn assemble(facts: Option<&Facts>, results: Vec<PolicyResult>, dry_run: bool) -> Report {
+    let mut report = Report {
+        mode: None,
+        weights: None,
+        scores: None,
+        complexity: None,
+        penalty: None,
+        risk_score: None,
+        thresholds: None,
+        decision: Decision::NoGo,
+        blocking_issues: Vec::new(),
+        warnings: Vec::new(),
+        artifacts_missing: Vec::new(),
+        policies: Vec::new(),
+        facts_sha256: facts.map(|facts| facts.sha256.clone()),
+        preflight_version: env!("CARGO_PKG_VERSION").to_owned(),
+        dry_run,
+    };
+    if let Some(facts) = facts {
+        report.artifacts_missing = facts
+            .value
+            .pointer("/artifacts/missing")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+    }
+    if let Some(gate) = results
+        .iter()
+        .find(|result| result.name == builtin::GATE && result.error.is_none())
+    {
+        report.fill_from_gate(&gate.details);
+    }
+    let mut decision: Option<Decision> = None;
+    for result in &results {
+        let failed = result.error.is_some();
+        if result.enforced || failed {
+            decision = Some(decision.map_or(result.decision, |d| d.worst(result.decision)));
+            for issue in &result.blocking_issues {
+                report
+                    .blocking_issues
+                    .push(ReportIssue::from_issue(&result.name, issue));
+            }
+        } else {
+            for issue in &result.blocking_issues {
+                let mut issue = ReportIssue::from_issue(&result.name, issue);
+                issue.message = format!("(not enforced) {}", issue.message);
+                report.warnings.push(issue);
+            }
+        }
+        for issue in &result.warnings {
+            report
+                .warnings
+                .push(ReportIssue::from_issue(&result.name, issue));
+        }
+    }
+    report.decision = match decision {
+        Some(decision) => decision,
+        None => {
+            report.blocking_issues.push(ReportIssue {
+                policy: "preflight".to_owned(),
+                id: "policy.none_enforced".to_owned(),
+                message: "no enforced policy ran, so nothing allows the release".to_owned(),
+                locations: Vec::new(),
+            });
+            Decision::NoGo
+        }
+    };
+    report.policies = results;
+    report
+}
+
+/// A report for a run that failed before any policy could run (bad facts, bad config).
+pub fn failed_report(id: &str, message: String, dry_run: bool) -> Report {
+    let mut report = assemble(None, Vec::new(), dry_run);
+    report.blocking_issues = vec![ReportIssue {
+        policy: "preflight".to_owned(),
+        id: id.to_owned(),
+        message,
+        locations: Vec::new(),
+    }];
+    report
+}

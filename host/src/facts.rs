@@ -1,0 +1,195 @@
+//! Gathering the fact set: collectors, then `--facts` files merged in order, then `--fact`
+//! overrides; the result is checked against `schemas/facts.schema.json`.
+
+pub mod artifacts;
+mod merge;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::schema::{self, SchemaKind, Violation};
+
+pub use merge::{canonical_json, merge, set_path};
+
+/// Where the facts come from.
+#[derive(Debug, Clone, Default)]
+pub struct FactSources {
+    /// Fact files, merged in order (objects deep-merge; arrays and scalars replace).
+    pub files: Vec<PathBuf>,
+    /// `a.b.c=VALUE` overrides applied last; VALUE is JSON when it parses, else a string.
+    pub overrides: Vec<String>,
+    /// The project folder the collectors look in.
+    pub root: PathBuf,
+    /// Artifacts to check for.
+    pub artifacts: artifacts::ArtifactSpec,
+    /// Run the collectors (off for `--no-collect`: replay a recorded fact set as it is).
+    pub collect: bool,
+}
+
+/// A validated fact set.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// The fact set.
+    pub value: Value,
+    /// sha256 of its canonical JSON (sorted keys, no whitespace).
+    pub sha256: String,
+}
+
+/// Facts that could not be gathered.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum FactsError {
+    /// A facts file could not be read.
+    #[error("cannot read facts file `{path}`: {source}")]
+    #[diagnostic(help("check the path given to `--facts`"))]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A facts file is not JSON.
+    #[error("facts file `{path}` is not valid JSON: {message} at line {line}, column {column}")]
+    #[diagnostic(help("fix the JSON at that position"))]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+        /// Line.
+        line: usize,
+        /// Column.
+        column: usize,
+    },
+    /// A facts file holds JSON that is not an object.
+    #[error("facts file `{path}` holds a JSON {found}, not an object")]
+    #[diagnostic(help("a fact set is a JSON object such as `{{\"scores\": {{...}}, ...}}`"))]
+    NotObject {
+        /// The file.
+        path: PathBuf,
+        /// What it holds.
+        found: &'static str,
+    },
+    /// A `--fact` override is malformed.
+    #[error("invalid `--fact {text}`: {reason}")]
+    #[diagnostic(help(
+        "write overrides as `--fact scores.readiness=7.5` or `--fact security.gate=PASS`"
+    ))]
+    Override {
+        /// The override as given.
+        text: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The merged fact set breaks the schema.
+    #[error(
+        "the fact set does not match the facts schema: {}",
+        schema::join(violations)
+    )]
+    #[diagnostic(help("see `preflight schema facts`; each problem names its JSON pointer"))]
+    Invalid {
+        /// Every violation.
+        violations: Vec<Violation>,
+    },
+    /// A collector failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Collect(#[from] artifacts::ArtifactError),
+}
+
+impl FactsError {
+    /// Stable id for the blocking issue this error becomes in a report.
+    pub fn id(&self) -> &'static str {
+        match self {
+            FactsError::Read { .. } => "facts.unreadable",
+            FactsError::Parse { .. } | FactsError::NotObject { .. } => "facts.not_json",
+            FactsError::Override { .. } => "facts.bad_override",
+            FactsError::Invalid { .. } => "facts.invalid",
+            FactsError::Collect(_) => "facts.collector_failed",
+        }
+    }
+}
+
+/// Gathers, merges, overrides and validates the fact set.
+///
+/// # Errors
+/// A [`FactsError`] naming the file, override or JSON pointer at fault.
+pub fn gather(sources: &FactSources) -> Result<Facts, FactsError> {
+    let mut value = Value::Object(Map::new());
+    if sources.collect {
+        let collected = artifacts::collect(&sources.root, &sources.artifacts)?;
+        merge(&mut value, collected);
+    }
+    for path in &sources.files {
+        merge(&mut value, read_file(path)?);
+    }
+    for text in &sources.overrides {
+        apply_override(&mut value, text)?;
+    }
+    from_value(value)
+}
+
+/// Validates a fact set that is already in memory.
+///
+/// # Errors
+/// [`FactsError::Invalid`] with every violation.
+pub fn from_value(value: Value) -> Result<Facts, FactsError> {
+    schema::validate(SchemaKind::Facts, &value)
+        .map_err(|violations| FactsError::Invalid { violations })?;
+    let sha256 = crate::sandbox::sha256_hex(canonical_json(&value).as_bytes());
+    Ok(Facts { value, sha256 })
+}
+
+/// Reads one facts file as a JSON object.
+///
+/// # Errors
+/// [`FactsError::Read`], [`FactsError::Parse`] or [`FactsError::NotObject`].
+pub fn read_file(path: &Path) -> Result<Value, FactsError> {
+    let text = std::fs::read_to_string(path).map_err(|source| FactsError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let value: Value = serde_json::from_str(&text).map_err(|err| FactsError::Parse {
+        path: path.to_owned(),
+        message: err.to_string(),
+        line: err.line(),
+        column: err.column(),
+    })?;
+    if !value.is_object() {
+        return Err(FactsError::NotObject {
+            path: path.to_owned(),
+            found: json_kind(&value),
+        });
+    }
+    Ok(value)
+}
+
+fn apply_override(value: &mut Value, text: &str) -> Result<(), FactsError> {
+    let error = |reason: String| FactsError::Override {
+        text: text.to_owned(),
+        reason,
+    };
+    let (key, raw) = text
+        .split_once('=')
+        .ok_or_else(|| error("expected KEY=VALUE".to_owned()))?;
+    let key = key.trim();
+    if key.is_empty() || key.split('.').any(str::is_empty) {
+        return Err(error(format!(
+            "`{key}` is not a dotted key like `scores.readiness`"
+        )));
+    }
+    let parsed = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()));
+    set_path(value, key, parsed).map_err(error)
+}
+
+/// `object`, `array`, `string`, ...
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}

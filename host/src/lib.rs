@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod builtin;
+pub mod cli;
+pub mod commands;
+pub mod diagnostic;
+pub mod evaluate;
+pub mod exit;
+pub mod facts;
+pub mod report;
+pub mod sandbox;
+pub mod schema;
+
+pub use exit::ExitCode;

@@ -1,0 +1,19 @@
+use clap::Parser as _;
+use preflight::ExitCode;
+use preflight::cli::{Cli, Command};
+use preflight::commands;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = miette::set_hook(Box::new(|_| {
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .terminal_links(false)
+                .build(),
+        )
+    }));
+    match &cli.command {
+        Command::Run(args) => commands::run::run(args),
+        Command::Schema(args) => commands::schema::schema(args),
+    }
+}

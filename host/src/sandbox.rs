@@ -1,0 +1,447 @@
+//! The sandbox: one wasmtime [`Engine`] per process, one [`InstancePre`] per policy module, a fresh
+//! [`Store`] with fuel, an epoch deadline and a memory cap for every evaluation.
+
+pub mod abi;
+mod error;
+mod limits;
+pub mod metadata;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use preflight_sdk::PolicyMetadata;
+use preflight_sdk::log::Level;
+use sha2::{Digest, Sha256};
+use wasmtime::{Config, Engine, ExternType, InstancePre, Linker, Module, Store, Trap, ValType};
+
+pub use abi::LogLine;
+pub use error::PolicyError;
+pub use limits::{Limits, MemoryLimitExceeded};
+
+use limits::Limiter;
+
+/// How often the deadline clock ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Per-evaluation state the host functions see.
+#[derive(Debug)]
+pub struct GuestState {
+    limiter: Limiter,
+    logs: Vec<LogLine>,
+    log_bytes: usize,
+    log_cap: usize,
+    logs_dropped: usize,
+}
+
+impl GuestState {
+    fn new(limits: &Limits) -> Self {
+        GuestState {
+            limiter: Limiter::new(limits.memory_bytes),
+            logs: Vec::new(),
+            log_bytes: 0,
+            log_cap: limits.log_bytes,
+            logs_dropped: 0,
+        }
+    }
+
+    fn push_log(&mut self, level: Level, message: String) {
+        if self.log_bytes + message.len() > self.log_cap {
+            self.logs_dropped += 1;
+            return;
+        }
+        self.log_bytes += message.len();
+        self.logs.push(LogLine {
+            level: level.as_str(),
+            message,
+        });
+    }
+}
+
+/// The engine and linker shared by every policy of a process.
+#[derive(Clone)]
+pub struct Runtime {
+    engine: Engine,
+    linker: Arc<Linker<GuestState>>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A loaded policy: checked metadata, imports and exports, ready to instantiate.
+#[derive(Clone)]
+pub struct Policy {
+    /// The metadata from the module's `preflight.policy` section.
+    pub metadata: PolicyMetadata,
+    /// Lowercase hex sha256 of the module bytes.
+    pub sha256: String,
+    /// Where the module came from (`builtin:NAME` or a path).
+    pub source: String,
+    /// Module size in bytes.
+    pub size: usize,
+    pre: InstancePre<GuestState>,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("metadata", &self.metadata)
+            .field("sha256", &self.sha256)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One successful evaluation.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// What the policy returned, schema-checked.
+    pub output: preflight_sdk::PolicyOutput,
+    /// The guest's log lines.
+    pub logs: Vec<LogLine>,
+    /// Log lines dropped because the log cap was reached.
+    pub logs_dropped: usize,
+    /// Fuel used.
+    pub fuel_used: u64,
+}
+
+/// An evaluation that failed, with the logs the policy wrote before it failed.
+#[derive(Debug)]
+pub struct Failure {
+    /// What went wrong.
+    pub error: PolicyError,
+    /// The guest's log lines up to the failure.
+    pub logs: Vec<LogLine>,
+}
+
+/// Lowercase hex sha256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Runtime {
+    /// A runtime with the given limits.
+    ///
+    /// # Errors
+    /// When wasmtime cannot be configured on this machine.
+    pub fn new(limits: Limits) -> Result<Runtime, PolicyError> {
+        let host_error = |err: wasmtime::Error| PolicyError::Host {
+            policy: "(engine)".to_owned(),
+            message: err.to_string(),
+        };
+        let mut config = Config::new();
+        config
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(512 << 10)
+            .wasm_multi_memory(false)
+            .wasm_memory64(false);
+        let engine = Engine::new(&config).map_err(host_error)?;
+        let mut linker = Linker::new(&engine);
+        abi::link(&mut linker).map_err(host_error)?;
+        start_epoch_clock(&engine);
+        Ok(Runtime {
+            engine,
+            linker: Arc::new(linker),
+            limits,
+        })
+    }
+
+    /// The limits every evaluation runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Loads a module: reads its metadata, compiles it, checks its imports and exports.
+    ///
+    /// # Errors
+    /// The [`PolicyError`] load variants, naming `source`.
+    pub fn load(&self, source: &str, bytes: &[u8]) -> Result<Policy, PolicyError> {
+        let metadata = metadata::read(source, bytes)?;
+        let module =
+            Module::new(&self.engine, bytes).map_err(|err| PolicyError::InvalidModule {
+                source_name: source.to_owned(),
+                message: format!("{err:#}"),
+            })?;
+        check_imports(source, &module)?;
+        check_exports(source, &module)?;
+        let pre =
+            self.linker
+                .instantiate_pre(&module)
+                .map_err(|err| PolicyError::InvalidModule {
+                    source_name: source.to_owned(),
+                    message: format!("{err:#}"),
+                })?;
+        Ok(Policy {
+            metadata,
+            sha256: sha256_hex(bytes),
+            source: source.to_owned(),
+            size: bytes.len(),
+            pre,
+        })
+    }
+
+    /// Evaluates a policy on input bytes (`{"facts": ..., "settings": ...}`) in a fresh store.
+    ///
+    /// # Errors
+    /// The [`PolicyError`] run-time variants, with the logs written before the failure.
+    pub fn evaluate(&self, policy: &Policy, input: &[u8]) -> Result<Evaluation, Failure> {
+        let mut store = Store::new(&self.engine, GuestState::new(&self.limits));
+        store.limiter(|state| &mut state.limiter);
+        let name = policy.metadata.name.as_str();
+        let result = self.call(policy, &mut store, input);
+        let state = store.data_mut();
+        let logs = std::mem::take(&mut state.logs);
+        let logs_dropped = state.logs_dropped;
+        match result {
+            Ok((value, fuel_used)) => match crate::schema::policy_output(&value) {
+                Ok(output) => Ok(Evaluation {
+                    output,
+                    logs,
+                    logs_dropped,
+                    fuel_used,
+                }),
+                Err(violations) => Err(Failure {
+                    error: PolicyError::OutputSchema {
+                        policy: name.to_owned(),
+                        violations,
+                    },
+                    logs,
+                }),
+            },
+            Err(error) => Err(Failure { error, logs }),
+        }
+    }
+
+    fn call(
+        &self,
+        policy: &Policy,
+        store: &mut Store<GuestState>,
+        input: &[u8],
+    ) -> Result<(serde_json::Value, u64), PolicyError> {
+        let name = policy.metadata.name.as_str();
+        let host = |message: String| PolicyError::Host {
+            policy: name.to_owned(),
+            message,
+        };
+        store
+            .set_fuel(self.limits.fuel)
+            .map_err(|err| host(err.to_string()))?;
+        let ticks = self.limits.timeout.as_micros() / EPOCH_TICK.as_micros();
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
+        store.epoch_deadline_trap();
+
+        let trap = |err: wasmtime::Error| self.classify(name, err);
+        let instance = policy.pre.instantiate(&mut *store).map_err(trap)?;
+        let memory = instance
+            .get_memory(&mut *store, "memory")
+            .ok_or_else(|| host("the module has no memory after instantiation".to_owned()))?;
+        let alloc = instance
+            .get_typed_func::<i32, i32>(&mut *store, "preflight_alloc")
+            .map_err(|err| host(err.to_string()))?;
+        let evaluate = instance
+            .get_typed_func::<(i32, i32), i64>(&mut *store, "preflight_evaluate")
+            .map_err(|err| host(err.to_string()))?;
+
+        let len = i32::try_from(input.len())
+            .map_err(|_| host(format!("the input is {} bytes, over 2 GiB", input.len())))?;
+        let ptr = alloc.call(&mut *store, len).map_err(trap)?;
+        let start = u32::try_from(ptr).map_err(|_| PolicyError::AbiViolation {
+            policy: name.to_owned(),
+            message: format!("`preflight_alloc({len})` returned the negative pointer {ptr}"),
+        })? as usize;
+        memory
+            .write(&mut *store, start, input)
+            .map_err(|_| PolicyError::AbiViolation {
+                policy: name.to_owned(),
+                message: format!(
+                    "`preflight_alloc({len})` returned {start}, and {start}..{} is outside the {}-byte memory",
+                    start + input.len(),
+                    memory.data_size(&*store)
+                ),
+            })?;
+        let packed = evaluate.call(&mut *store, (ptr, len)).map_err(trap)?;
+        let fuel_used = self
+            .limits
+            .fuel
+            .saturating_sub(store.get_fuel().unwrap_or(0));
+
+        let (out_ptr, out_len) = abi::unpack(packed);
+        if out_len as usize > self.limits.output_bytes {
+            return Err(PolicyError::OutputTooLarge {
+                policy: name.to_owned(),
+                len: out_len,
+                cap: self.limits.output_bytes,
+            });
+        }
+        let data = memory.data(&*store);
+        let start = out_ptr as usize;
+        let Some(bytes) = data.get(start..start + out_len as usize) else {
+            return Err(PolicyError::OutputOutOfBounds {
+                policy: name.to_owned(),
+                ptr: out_ptr,
+                len: out_len,
+                memory_size: data.len(),
+            });
+        };
+        let text = std::str::from_utf8(bytes).map_err(|err| PolicyError::OutputNotUtf8 {
+            policy: name.to_owned(),
+            offset: err.valid_up_to(),
+        })?;
+        let value = serde_json::from_str(text).map_err(|err| PolicyError::OutputNotJson {
+            policy: name.to_owned(),
+            message: err.to_string(),
+            line: err.line(),
+            column: err.column(),
+        })?;
+        Ok((value, fuel_used))
+    }
+
+    /// Turns a wasmtime error into the variant that names the cause.
+    fn classify(&self, policy: &str, err: wasmtime::Error) -> PolicyError {
+        let policy = policy.to_owned();
+        if let Some(limit) = err.downcast_ref::<MemoryLimitExceeded>() {
+            return PolicyError::MemoryLimit {
+                policy,
+                requested: limit.requested,
+                cap: limit.cap,
+            };
+        }
+        if let Some(violation) = err.downcast_ref::<abi::AbiViolation>() {
+            return PolicyError::AbiViolation {
+                policy,
+                message: violation.0.clone(),
+            };
+        }
+        match err.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => PolicyError::OutOfFuel {
+                policy,
+                fuel: self.limits.fuel,
+            },
+            Some(Trap::Interrupt) => PolicyError::Deadline {
+                policy,
+                deadline: self.limits.timeout,
+            },
+            Some(Trap::StackOverflow) => PolicyError::StackOverflow { policy },
+            Some(trap) => PolicyError::Trap {
+                policy,
+                message: trap.to_string(),
+            },
+            None => PolicyError::Trap {
+                policy,
+                message: format!("{err:#}"),
+            },
+        }
+    }
+}
+
+/// Ticks the engine's epoch so deadlines fire; stops when the engine is dropped.
+fn start_epoch_clock(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("preflight-epoch".to_owned())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        });
+    // Without the clock, fuel still bounds every evaluation; the deadline just never fires.
+    drop(spawned);
+}
+
+fn check_imports(source: &str, module: &Module) -> Result<(), PolicyError> {
+    for import in module.imports() {
+        let allowed = import.module() == abi::IMPORT_MODULE
+            && import.name() == abi::LOG
+            && matches!(import.ty(), ExternType::Func(ty)
+                if ty.params().map(|p| matches!(p, ValType::I32)).eq([true, true, true])
+                    && ty.results().len() == 0);
+        if !allowed {
+            return Err(PolicyError::ForbiddenImport {
+                source_name: source.to_owned(),
+                module: import.module().to_owned(),
+                name: import.name().to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_exports(source: &str, module: &Module) -> Result<(), PolicyError> {
+    let find = |name: &'static str| {
+        module
+            .get_export(name)
+            .ok_or_else(|| PolicyError::MissingExport {
+                source_name: source.to_owned(),
+                name,
+            })
+    };
+    let bad = |name: &'static str, expected: &'static str, found: String| PolicyError::BadExport {
+        source_name: source.to_owned(),
+        name,
+        expected,
+        found,
+    };
+    match find("memory")? {
+        ExternType::Memory(ty) if !ty.is_64() && !ty.is_shared() => {}
+        other => return Err(bad("memory", "a 32-bit, unshared memory", describe(&other))),
+    }
+    let functions: [(&'static str, &[ValType], &[ValType], &'static str); 2] = [
+        (
+            "preflight_alloc",
+            &[ValType::I32],
+            &[ValType::I32],
+            "func (i32) -> i32",
+        ),
+        (
+            "preflight_evaluate",
+            &[ValType::I32, ValType::I32],
+            &[ValType::I64],
+            "func (i32, i32) -> i64",
+        ),
+    ];
+    for (name, params, results, expected) in functions {
+        let export = find(name)?;
+        let ok = match &export {
+            ExternType::Func(ty) => {
+                ty.params()
+                    .map(|p| p.to_string())
+                    .eq(params.iter().map(ToString::to_string))
+                    && ty
+                        .results()
+                        .map(|r| r.to_string())
+                        .eq(results.iter().map(ToString::to_string))
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(bad(name, expected, describe(&export)));
+        }
+    }
+    Ok(())
+}
+
+fn describe(ty: &ExternType) -> String {
+    match ty {
+        ExternType::Func(ty) => {
+            let params: Vec<String> = ty.params().map(|p| p.to_string()).collect();
+            let results: Vec<String> = ty.results().map(|r| r.to_string()).collect();
+            format!("func ({}) -> ({})", params.join(", "), results.join(", "))
+        }
+        ExternType::Memory(ty) => format!(
+            "a {}{} memory",
+            if ty.is_64() { "64-bit" } else { "32-bit" },
+            if ty.is_shared() { ", shared" } else { "" }
+        ),
+        ExternType::Global(_) => "a global".to_owned(),
+        ExternType::Table(_) => "a table".to_owned(),
+        ExternType::Tag(_) => "a tag".to_owned(),
+    }
+}

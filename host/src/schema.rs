@@ -1,0 +1,153 @@
+//! The JSON Schemas in `schemas/`, generated from the Rust types, and validation against them.
+//!
+//! `preflight schema NAME` prints a schema; CI fails when the committed files drift from what
+//! the types generate.
+
+use std::sync::OnceLock;
+
+use preflight_sdk::{FactSet, PolicyOutput};
+use serde_json::Value;
+
+use crate::report::Report;
+
+/// A schema preflight publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaKind {
+    /// `schemas/facts.schema.json`: the fact set policies receive.
+    Facts,
+    /// `schemas/policy-output.schema.json`: what a policy returns.
+    PolicyOutput,
+    /// `schemas/report.schema.json`: the standard report.
+    Report,
+}
+
+impl SchemaKind {
+    /// Every schema, in file order.
+    pub const ALL: [SchemaKind; 3] = [
+        SchemaKind::Facts,
+        SchemaKind::PolicyOutput,
+        SchemaKind::Report,
+    ];
+
+    /// The file name under `schemas/`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            SchemaKind::Facts => "facts.schema.json",
+            SchemaKind::PolicyOutput => "policy-output.schema.json",
+            SchemaKind::Report => "report.schema.json",
+        }
+    }
+
+    /// Generates the schema from the Rust types.
+    pub fn generate(self) -> Value {
+        let schema = match self {
+            SchemaKind::Facts => schemars::schema_for!(FactSet),
+            SchemaKind::PolicyOutput => schemars::schema_for!(PolicyOutput),
+            SchemaKind::Report => schemars::schema_for!(Report),
+        };
+        let mut value = schema.to_value();
+        if let Value::Object(map) = &mut value {
+            map.insert(
+                "$id".to_owned(),
+                Value::String(format!(
+                    "https://preflight.dev/schemas/{}",
+                    self.file_name()
+                )),
+            );
+        }
+        value
+    }
+
+    /// The schema as the pretty-printed text committed under `schemas/`.
+    pub fn render(self) -> String {
+        let mut text = serde_json::to_string_pretty(&self.generate()).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
+/// One way a document breaks its schema.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Violation {
+    /// JSON pointer to the offending value (`""` is the whole document).
+    pub pointer: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pointer = if self.pointer.is_empty() {
+            "/"
+        } else {
+            &self.pointer
+        };
+        write!(f, "at `{pointer}`: {}", self.message)
+    }
+}
+
+/// Joins violations into one line.
+pub fn join(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn validator(kind: SchemaKind) -> Result<&'static jsonschema::Validator, Violation> {
+    static FACTS: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
+    static OUTPUT: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
+    static REPORT: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
+    let cell = match kind {
+        SchemaKind::Facts => &FACTS,
+        SchemaKind::PolicyOutput => &OUTPUT,
+        SchemaKind::Report => &REPORT,
+    };
+    cell.get_or_init(|| jsonschema::validator_for(&kind.generate()).map_err(|err| err.to_string()))
+        .as_ref()
+        .map_err(|message| Violation {
+            pointer: String::new(),
+            message: format!(
+                "the {} schema does not compile: {message}",
+                kind.file_name()
+            ),
+        })
+}
+
+/// Checks a document against a schema and returns every violation.
+///
+/// # Errors
+/// Every violation, each with its JSON pointer, sorted by pointer.
+pub fn validate(kind: SchemaKind, document: &Value) -> Result<(), Vec<Violation>> {
+    let validator = validator(kind).map_err(|violation| vec![violation])?;
+    let mut violations: Vec<Violation> = validator
+        .iter_errors(document)
+        .map(|error| Violation {
+            pointer: error.instance_path().to_string(),
+            message: error.to_string(),
+        })
+        .collect();
+    if violations.is_empty() {
+        return Ok(());
+    }
+    violations.sort_by(|a, b| a.pointer.cmp(&b.pointer));
+    violations.dedup();
+    Err(violations)
+}
+
+/// Checks and deserializes a policy's output.
+///
+/// # Errors
+/// The schema violations, or a deserialization error as a violation at `/`.
+pub fn policy_output(value: &Value) -> Result<PolicyOutput, Vec<Violation>> {
+    validate(SchemaKind::PolicyOutput, value)?;
+    PolicyOutput::deserialize(value).map_err(|err| {
+        vec![Violation {
+            pointer: String::new(),
+            message: err.to_string(),
+        }]
+    })
+}
+
+use serde::Deserialize as _;

@@ -1,0 +1,195 @@
+//! `preflight-gate`, the standard release gate.
+//!
+//! ```text
+//! security  = 10 if the security gate passes, 0 if it fails
+//! weighted  = (w_r·readiness + w_m·mvp + w_s·security) / (w_r + w_m + w_s)
+//! risk      = 100 − 10·weighted + penalty(complexity)        (rounded to 2 decimals)
+//! decision  = NO_GO if any blocking issue
+//!             GO if risk < go; GO_WITH_CAUTION if risk < canary; NO_GO otherwise
+//! ```
+//!
+//! The seed example (mode B, readiness 7, mvp 7, security PASS, complexity medium) gives
+//! `(0.5·7 + 0.5·7 + 0.2·10) / 1.2 = 7.5` and `100 − 75 + 5 = 30`: GO.
+
+pub mod settings;
+
+use preflight_sdk::facts::{Complexity, GateVerdict};
+use preflight_sdk::{Decision, Issue, PolicyInput, PolicyOutput, log};
+use serde_json::json;
+
+use settings::{Resolved, Settings};
+
+preflight_sdk::export_policy! {
+    name: "preflight-gate",
+    description: "Risk score from readiness, MVP and security with go/canary bands; blocks failed security gates and missing required artifacts",
+    evaluate: evaluate,
+}
+
+/// Evaluates the standard gate.
+pub fn evaluate(input: PolicyInput) -> PolicyOutput {
+    let settings: Settings = match input.settings() {
+        Ok(settings) => settings,
+        Err(issue) => return PolicyOutput::blocked(issue),
+    };
+    let resolved = match settings.resolve() {
+        Ok(resolved) => resolved,
+        Err(message) => return PolicyOutput::blocked(Issue::new("settings.invalid", message)),
+    };
+    gate(&input, &resolved)
+}
+
+fn gate(input: &PolicyInput, settings: &Resolved) -> PolicyOutput {
+    let facts = &input.facts;
+    let mut blocking = Vec::new();
+    let mut warnings = Vec::new();
+
+    for (name, value) in [
+        ("readiness", facts.scores.readiness),
+        ("mvp", facts.scores.mvp),
+    ] {
+        if !(0.0..=10.0).contains(&value) {
+            blocking.push(Issue::new(
+                "facts.score_out_of_range",
+                format!("{name} score is {value}; scores must be between 0 and 10"),
+            ));
+        }
+    }
+
+    let (security_gate, security_score) = match facts.security.gate {
+        Some(GateVerdict::Pass) => (Some(GateVerdict::Pass), 10.0),
+        Some(GateVerdict::Fail) => {
+            blocking.push(Issue::new(
+                "security.gate_failed",
+                "security gate is FAIL (rule: a failed security gate blocks the release; security score 0 of 10)",
+            ));
+            (Some(GateVerdict::Fail), 0.0)
+        }
+        None => {
+            blocking.push(Issue::new(
+                "security.no_evidence",
+                "no security evidence: `security.gate` is not set (rule: the security gate fails closed without evidence)",
+            ));
+            (None, 0.0)
+        }
+    };
+
+    let weights = settings.weights;
+    let weight_sum = weights.readiness + weights.mvp + weights.security;
+    let weighted = (weights.readiness * facts.scores.readiness
+        + weights.mvp * facts.scores.mvp
+        + weights.security * security_score)
+        / weight_sum;
+    let penalty = match facts.complexity {
+        Complexity::Low => settings.penalties.low,
+        Complexity::Medium => settings.penalties.medium,
+        Complexity::High => settings.penalties.high,
+    };
+    let risk = round2(100.0 - 10.0 * weighted + penalty);
+    let thresholds = settings.thresholds;
+    log!(
+        debug,
+        "mode {} weighted {weighted:.4} penalty {penalty} risk {risk}",
+        settings.mode.as_str()
+    );
+
+    let band = if risk < thresholds.go {
+        Decision::Go
+    } else if risk < thresholds.canary {
+        warnings.push(Issue::new(
+            "risk.above_go",
+            format!(
+                "risk score {risk} is at or above the go threshold {} and below the canary threshold {} (rule: go <= risk < canary gives GO_WITH_CAUTION)",
+                thresholds.go, thresholds.canary
+            ),
+        ));
+        Decision::GoWithCaution
+    } else {
+        blocking.push(Issue::new(
+            "risk.above_canary",
+            format!(
+                "risk score {risk} is at or above the canary threshold {} (rule: risk >= canary gives NO_GO)",
+                thresholds.canary
+            ),
+        ));
+        Decision::NoGo
+    };
+
+    for path in &facts.artifacts.missing_required {
+        blocking.push(Issue::new(
+            "artifacts.missing_required",
+            format!(
+                "required artifact `{path}` is missing (rule: every required artifact must exist)"
+            ),
+        ));
+    }
+    if !facts.artifacts.missing.is_empty() {
+        warnings.push(Issue::new(
+            "artifacts.missing",
+            format!(
+                "{} optional artifact(s) missing: {} (listed, not blocking)",
+                facts.artifacts.missing.len(),
+                facts.artifacts.missing.join(", ")
+            ),
+        ));
+    }
+
+    let decision = if blocking.is_empty() {
+        band
+    } else {
+        Decision::NoGo
+    };
+    let details = json!({
+        "mode": settings.mode.as_str(),
+        "weights": weights,
+        "scores": {
+            "readiness": facts.scores.readiness,
+            "mvp": facts.scores.mvp,
+            "security_gate": security_gate.map(GateVerdict::as_str),
+            "security": security_score,
+        },
+        "weighted_score": round4(weighted),
+        "complexity": facts.complexity.as_str(),
+        "penalty": penalty,
+        "penalties": settings.penalties,
+        "risk_score": risk,
+        "thresholds": thresholds,
+        "band": band,
+        "artifacts_missing": facts.artifacts.missing,
+        "artifacts_missing_required": facts.artifacts.missing_required,
+    });
+    PolicyOutput {
+        decision,
+        blocking_issues: blocking,
+        warnings,
+        details,
+    }
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+fn round4(value: f64) -> f64 {
+    (value * 10_000.0).round() / 10_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn decision_cases() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+        match preflight_sdk::testing::run_cases(&dir, evaluate) {
+            Ok(count) => assert!(count >= 20, "only {count} cases"),
+            Err(report) => panic!("{report}"),
+        }
+    }
+
+    #[test]
+    fn seed_formula_gives_thirty_not_thirty_five() {
+        let weighted: f64 = (0.5 * 7.0 + 0.5 * 7.0 + 0.2 * 10.0) / 1.2;
+        assert_eq!(round2(100.0 - 10.0 * weighted + 5.0), 30.0);
+    }
+}

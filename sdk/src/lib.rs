@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod facts;
+pub mod guest;
+pub mod log;
+pub mod policy;
+#[cfg(feature = "schema")]
+pub mod schema_support;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+
+pub use facts::FactSet;
+pub use policy::{
+    ABI_VERSION, Decision, Issue, Location, PolicyInput, PolicyMetadata, PolicyOutput,
+};

@@ -1,0 +1,194 @@
+//! What crosses the policy boundary: the input a policy receives, the output it returns, and the
+//! metadata it carries in its `preflight.policy` custom section.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::facts::FactSet;
+
+/// The ABI version this SDK implements. See `docs/abi.md`.
+pub const ABI_VERSION: u32 = 1;
+
+/// The bytes a policy receives: the fact set and the policy's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct PolicyInput {
+    /// The gathered, schema-checked facts about the release.
+    pub facts: FactSet,
+    /// Policy-specific settings from `preflight.toml` or the command line; `{}` when none.
+    #[serde(default = "empty_object")]
+    pub settings: Value,
+}
+
+impl PolicyInput {
+    /// Deserializes the settings into the policy's own settings type.
+    ///
+    /// # Errors
+    /// Returns a blocking [`Issue`] with id `settings.invalid` that names the offending field, so a
+    /// policy can fail closed with `return PolicyOutput::blocked(issue)`.
+    pub fn settings<T: serde::de::DeserializeOwned>(&self) -> Result<T, Issue> {
+        T::deserialize(&self.settings).map_err(|err| {
+            Issue::new(
+                "settings.invalid",
+                format!("the policy settings are invalid: {err}"),
+            )
+        })
+    }
+}
+
+fn empty_object() -> Value {
+    Value::Object(Map::new())
+}
+
+/// A release decision, from least to most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Decision {
+    /// Ship it.
+    Go,
+    /// Ship behind a canary and watch it.
+    GoWithCaution,
+    /// Do not ship.
+    NoGo,
+}
+
+impl Decision {
+    /// The string used in reports: `GO`, `GO_WITH_CAUTION` or `NO_GO`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Go => "GO",
+            Decision::GoWithCaution => "GO_WITH_CAUTION",
+            Decision::NoGo => "NO_GO",
+        }
+    }
+
+    /// The more severe of two decisions.
+    #[must_use]
+    pub fn worst(self, other: Decision) -> Decision {
+        self.max(other)
+    }
+}
+
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A blocking issue or a warning: a stable id and a message that explains itself with numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct Issue {
+    /// Stable, dotted identifier of the rule, e.g. `security.gate_failed`.
+    pub id: String,
+    /// Human-readable explanation naming the value, the threshold and the rule.
+    pub message: String,
+    /// Files the issue points at, when known (used by SARIF and GitHub annotations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locations: Vec<Location>,
+}
+
+impl Issue {
+    /// An issue without locations.
+    pub fn new(id: impl Into<String>, message: impl Into<String>) -> Self {
+        Issue {
+            id: id.into(),
+            message: message.into(),
+            locations: Vec::new(),
+        }
+    }
+
+    /// Adds a location.
+    #[must_use]
+    pub fn at(mut self, location: Location) -> Self {
+        self.locations.push(location);
+        self
+    }
+}
+
+/// A place in the project a finding or issue refers to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct Location {
+    /// Path relative to the project root, `/`-separated.
+    pub path: String,
+    /// 1-based line, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// 1-based column, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+}
+
+/// What a policy returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct PolicyOutput {
+    /// The policy's decision. It must be `NO_GO` when `blocking_issues` is not empty.
+    pub decision: Decision,
+    /// Issues that block the release.
+    #[serde(default)]
+    pub blocking_issues: Vec<Issue>,
+    /// Issues worth reading that do not block.
+    #[serde(default)]
+    pub warnings: Vec<Issue>,
+    /// Free-form, policy-specific explanation of how the decision was reached.
+    #[serde(default = "empty_object")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema_support::object")
+    )]
+    pub details: Value,
+}
+
+impl PolicyOutput {
+    /// An output with the given decision and nothing else.
+    pub fn new(decision: Decision) -> Self {
+        PolicyOutput {
+            decision,
+            blocking_issues: Vec::new(),
+            warnings: Vec::new(),
+            details: empty_object(),
+        }
+    }
+
+    /// A `NO_GO` output carrying one blocking issue.
+    pub fn blocked(issue: Issue) -> Self {
+        let mut output = PolicyOutput::new(Decision::NoGo);
+        output.blocking_issues.push(issue);
+        output
+    }
+
+    /// The decision this output stands for: `NO_GO` whenever a blocking issue is present,
+    /// whatever the `decision` field says.
+    pub fn effective_decision(&self) -> Decision {
+        if self.blocking_issues.is_empty() {
+            self.decision
+        } else {
+            Decision::NoGo
+        }
+    }
+}
+
+/// The JSON a policy carries in its `preflight.policy` custom section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PolicyMetadata {
+    /// Policy name: lowercase letters, digits and `-`.
+    pub name: String,
+    /// Semantic version of the policy.
+    pub version: String,
+    /// ABI version the module implements; this SDK implements [`ABI_VERSION`].
+    pub abi: u32,
+    /// One-line description.
+    #[serde(default)]
+    pub description: String,
+    /// Oldest preflight host the policy runs on, when it needs newer host behaviour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_host_version: Option<String>,
+}

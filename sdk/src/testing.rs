@@ -1,0 +1,332 @@
+//! Case files: one JSON file per decision case, run natively against the policy function in
+//! `cargo test` and as wasm through the host by `preflight test`. One source of truth.
+//!
+//! ```json
+//! {
+//!   "name": "seed example",
+//!   "facts": { "scores": { "readiness": 7.0, "mvp": 7.0 }, "security": { "gate": "PASS" },
+//!              "complexity": "medium" },
+//!   "settings": { "mode": "B" },
+//!   "expect": { "decision": "GO", "blocking_issues": [], "details": { "risk_score": 30.0 } }
+//! }
+//! ```
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::policy::{Decision, Issue, PolicyInput, PolicyOutput};
+
+/// One decision case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// What the case shows.
+    pub name: String,
+    /// The fact set, inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<Value>,
+    /// A fact set file, relative to the case file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts_file: Option<PathBuf>,
+    /// Settings passed to the policy.
+    #[serde(default = "empty_object")]
+    pub settings: Value,
+    /// What the policy must return.
+    pub expect: Expectation,
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+/// What a case expects.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// The decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    /// Exactly these blocking-issue ids, in any order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocking_issues: Option<Vec<String>>,
+    /// At least these blocking-issue ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocking_issues_include: Option<Vec<String>>,
+    /// Exactly these warning ids, in any order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<String>>,
+    /// At least these warning ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warnings_include: Option<Vec<String>>,
+    /// A subset of `details`: every key given must be present with an equal value (numbers within
+    /// 1e-9); arrays must match element by element.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+    /// The evaluation must fail with an error whose message contains this text (host only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A case file that could not be read.
+#[derive(Debug)]
+pub struct CaseError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl std::fmt::Display for CaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "case file `{}`: {}", self.path.display(), self.message)
+    }
+}
+
+impl std::error::Error for CaseError {}
+
+impl Case {
+    /// Reads one case file.
+    ///
+    /// # Errors
+    /// When the file cannot be read or is not a valid case.
+    pub fn load(path: &Path) -> Result<Case, CaseError> {
+        let error = |message: String| CaseError {
+            path: path.to_owned(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|err| error(err.to_string()))?;
+        let mut case: Case = serde_json::from_str(&text).map_err(|err| {
+            error(format!(
+                "line {}, column {}: {err}",
+                err.line(),
+                err.column()
+            ))
+        })?;
+        if case.facts.is_some() == case.facts_file.is_some() {
+            return Err(error(
+                "give exactly one of `facts` and `facts_file`".to_owned(),
+            ));
+        }
+        if let Some(file) = case.facts_file.take() {
+            let file = path.parent().unwrap_or(Path::new(".")).join(file);
+            let text = std::fs::read_to_string(&file)
+                .map_err(|err| error(format!("facts file `{}`: {err}", file.display())))?;
+            let facts = serde_json::from_str(&text)
+                .map_err(|err| error(format!("facts file `{}`: {err}", file.display())))?;
+            case.facts = Some(facts);
+            case.facts_file = Some(file);
+        }
+        Ok(case)
+    }
+
+    /// Reads every `*.json` case file in a folder, sorted by file name.
+    ///
+    /// # Errors
+    /// When the folder or any case file cannot be read.
+    pub fn load_dir(dir: &Path) -> Result<Vec<(PathBuf, Case)>, CaseError> {
+        let entries = std::fs::read_dir(dir).map_err(|err| CaseError {
+            path: dir.to_owned(),
+            message: err.to_string(),
+        })?;
+        let mut paths = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|err| CaseError {
+                path: dir.to_owned(),
+                message: err.to_string(),
+            })?;
+            let path = entry.path();
+            if path.extension().is_some_and(|ext| ext == "json") {
+                paths.push(path);
+            }
+        }
+        paths.sort();
+        paths
+            .into_iter()
+            .map(|path| Case::load(&path).map(|case| (path, case)))
+            .collect()
+    }
+
+    /// The facts, as given inline or read from `facts_file`.
+    pub fn facts(&self) -> &Value {
+        static NULL: Value = Value::Null;
+        self.facts.as_ref().unwrap_or(&NULL)
+    }
+
+    /// The policy input for this case, for a native run.
+    ///
+    /// # Errors
+    /// When the facts do not deserialize into a fact set.
+    pub fn input(&self) -> Result<PolicyInput, String> {
+        let facts = serde_json::from_value(self.facts().clone())
+            .map_err(|err| format!("the case facts are not a fact set: {err}"))?;
+        Ok(PolicyInput {
+            facts,
+            settings: self.settings.clone(),
+        })
+    }
+
+    /// Compares an output with the expectation; returns one line per mismatch.
+    pub fn check(&self, output: &PolicyOutput) -> Vec<String> {
+        let expect = &self.expect;
+        let mut problems = Vec::new();
+        if expect.error.is_some() {
+            problems.push(format!(
+                "expected an error, got decision {}",
+                output.effective_decision()
+            ));
+        }
+        if let Some(decision) = expect.decision {
+            if output.effective_decision() != decision {
+                problems.push(format!(
+                    "decision: expected {decision}, got {}",
+                    output.effective_decision()
+                ));
+            }
+        }
+        check_ids(
+            "blocking_issues",
+            &output.blocking_issues,
+            expect.blocking_issues.as_deref(),
+            true,
+            &mut problems,
+        );
+        check_ids(
+            "blocking_issues",
+            &output.blocking_issues,
+            expect.blocking_issues_include.as_deref(),
+            false,
+            &mut problems,
+        );
+        check_ids(
+            "warnings",
+            &output.warnings,
+            expect.warnings.as_deref(),
+            true,
+            &mut problems,
+        );
+        check_ids(
+            "warnings",
+            &output.warnings,
+            expect.warnings_include.as_deref(),
+            false,
+            &mut problems,
+        );
+        if let Some(details) = &expect.details {
+            subset("details", details, &output.details, &mut problems);
+        }
+        problems
+    }
+
+    /// Compares an evaluation error with the expectation; returns one line per mismatch.
+    pub fn check_error(&self, message: &str) -> Vec<String> {
+        match &self.expect.error {
+            Some(expected) if message.contains(expected.as_str()) => Vec::new(),
+            Some(expected) => vec![format!(
+                "error: expected a message containing `{expected}`, got `{message}`"
+            )],
+            None => vec![format!("unexpected error: {message}")],
+        }
+    }
+}
+
+fn check_ids(
+    field: &str,
+    issues: &[Issue],
+    expected: Option<&[String]>,
+    exact: bool,
+    problems: &mut Vec<String>,
+) {
+    let Some(expected) = expected else { return };
+    let mut actual: Vec<&str> = issues.iter().map(|issue| issue.id.as_str()).collect();
+    actual.sort_unstable();
+    actual.dedup();
+    let missing: Vec<&str> = expected
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !actual.contains(id))
+        .collect();
+    let extra: Vec<&str> = actual
+        .iter()
+        .copied()
+        .filter(|id| !expected.iter().any(|e| e == id))
+        .collect();
+    if !missing.is_empty() {
+        problems.push(format!(
+            "{field}: expected ids {missing:?} are missing (got {actual:?})"
+        ));
+    }
+    if exact && !extra.is_empty() {
+        problems.push(format!("{field}: unexpected ids {extra:?}"));
+    }
+}
+
+/// Checks that every part of `expected` is in `actual`.
+fn subset(path: &str, expected: &Value, actual: &Value, problems: &mut Vec<String>) {
+    match (expected, actual) {
+        (Value::Object(expected), Value::Object(actual)) => {
+            for (key, value) in expected {
+                let child = format!("{path}.{key}");
+                match actual.get(key) {
+                    Some(actual) => subset(&child, value, actual, problems),
+                    None => problems.push(format!("{child}: missing, expected {value}")),
+                }
+            }
+        }
+        (Value::Array(expected), Value::Array(actual)) if expected.len() == actual.len() => {
+            for (index, (e, a)) in expected.iter().zip(actual).enumerate() {
+                subset(&format!("{path}[{index}]"), e, a, problems);
+            }
+        }
+        (Value::Number(e), Value::Number(a)) => {
+            let equal = match (e.as_f64(), a.as_f64()) {
+                (Some(e), Some(a)) => (e - a).abs() <= 1e-9 * e.abs().max(1.0),
+                _ => e == a,
+            };
+            if !equal {
+                problems.push(format!("{path}: expected {e}, got {a}"));
+            }
+        }
+        (expected, actual) if expected == actual => {}
+        (expected, actual) => problems.push(format!("{path}: expected {expected}, got {actual}")),
+    }
+}
+
+/// Runs every case file in `dir` natively against `evaluate` and returns a report of the
+/// failures, or `Ok` with the number of cases run.
+///
+/// ```no_run
+/// # fn evaluate(input: preflight_sdk::PolicyInput) -> preflight_sdk::PolicyOutput { todo!() }
+/// #[test]
+/// fn cases() {
+///     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+///     preflight_sdk::testing::run_cases(&dir, evaluate).unwrap();
+/// }
+/// ```
+///
+/// # Errors
+/// A message listing every failed case and why, or why the cases could not be read.
+pub fn run_cases(dir: &Path, evaluate: fn(PolicyInput) -> PolicyOutput) -> Result<usize, String> {
+    let cases = Case::load_dir(dir).map_err(|err| err.to_string())?;
+    if cases.is_empty() {
+        return Err(format!("no case files in `{}`", dir.display()));
+    }
+    let mut report = String::new();
+    for (path, case) in &cases {
+        let problems = match case.input() {
+            Ok(input) if case.expect.error.is_none() => case.check(&evaluate(input)),
+            Ok(_) => Vec::new(), // error cases need the host (schema checks, sandbox limits)
+            Err(err) => case.check_error(&err),
+        };
+        for problem in problems {
+            let _ = writeln!(report, "{} ({}): {problem}", case.name, path.display());
+        }
+    }
+    if report.is_empty() {
+        Ok(cases.len())
+    } else {
+        Err(report)
+    }
+}
