@@ -48,7 +48,7 @@ pub struct LoadFailure {
     /// sha256 of the bytes when they could be read.
     pub sha256: Option<String>,
     /// What went wrong.
-    pub error: LoadError,
+    pub error: Box<LoadError>,
 }
 
 /// Why a module could not be loaded.
@@ -110,7 +110,7 @@ pub fn load(runtime: &Runtime, spec: &PolicySpec) -> Result<Loaded, LoadFailure>
                 return Err(LoadFailure {
                     source,
                     sha256: None,
-                    error: LoadError::UnknownBuiltin { name: name.clone() },
+                    error: Box::new(LoadError::UnknownBuiltin { name: name.clone() }),
                 });
             }
         },
@@ -118,10 +118,10 @@ pub fn load(runtime: &Runtime, spec: &PolicySpec) -> Result<Loaded, LoadFailure>
             owned = std::fs::read(path).map_err(|err| LoadFailure {
                 source: source.clone(),
                 sha256: None,
-                error: LoadError::Read {
+                error: Box::new(LoadError::Read {
                     path: path.clone(),
                     source: err,
-                },
+                }),
             })?;
             &owned
         }
@@ -129,7 +129,7 @@ pub fn load(runtime: &Runtime, spec: &PolicySpec) -> Result<Loaded, LoadFailure>
     let policy = runtime.load(&source, bytes).map_err(|err| LoadFailure {
         source: source.clone(),
         sha256: Some(sha256_hex(bytes)),
-        error: err.into(),
+        error: Box::new(err.into()),
     })?;
     Ok(Loaded {
         policy,

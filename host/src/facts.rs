@@ -151,7 +151,7 @@ pub fn read_file(path: &Path) -> Result<Value, FactsError> {
     })?;
     let value: Value = serde_json::from_str(&text).map_err(|err| FactsError::Parse {
         path: path.to_owned(),
-        message: err.to_string(),
+        message: json_error_message(&err),
         line: err.line(),
         column: err.column(),
     })?;
@@ -180,6 +180,15 @@ fn apply_override(value: &mut Value, text: &str) -> Result<(), FactsError> {
     }
     let parsed = serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()));
     set_path(value, key, parsed).map_err(error)
+}
+
+/// A serde_json error's message without its trailing position (reported separately).
+pub fn json_error_message(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    match text.rfind(" at line ") {
+        Some(index) => text[..index].to_owned(),
+        None => text,
+    }
 }
 
 /// `object`, `array`, `string`, ...

@@ -295,7 +295,7 @@ impl Runtime {
         })?;
         let value = serde_json::from_str(text).map_err(|err| PolicyError::OutputNotJson {
             policy: name.to_owned(),
-            message: err.to_string(),
+            message: crate::facts::json_error_message(&err),
             line: err.line(),
             column: err.column(),
         })?;

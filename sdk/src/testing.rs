@@ -178,13 +178,13 @@ impl Case {
                 output.effective_decision()
             ));
         }
-        if let Some(decision) = expect.decision {
-            if output.effective_decision() != decision {
-                problems.push(format!(
-                    "decision: expected {decision}, got {}",
-                    output.effective_decision()
-                ));
-            }
+        if let Some(decision) = expect.decision
+            && output.effective_decision() != decision
+        {
+            problems.push(format!(
+                "decision: expected {decision}, got {}",
+                output.effective_decision()
+            ));
         }
         check_ids(
             "blocking_issues",

@@ -1,1 +1,15 @@
-fn main() {}
+//! The end-to-end suite: one test binary, so linking happens once.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail the test by panicking"
+)]
+
+mod cases;
+mod cli;
+mod facts;
+mod hostile;
+mod schemas;
+mod support;

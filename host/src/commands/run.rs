@@ -186,7 +186,7 @@ pub fn evaluate(args: &RunArgs) -> RunOutcome {
             }
             Err(failure) => {
                 results.push(evaluate::failed_load(&failure, spec.enforce));
-                diagnostic::print(failure.error);
+                diagnostic::print(*failure.error);
             }
         }
     }

@@ -28,16 +28,16 @@ fn section<'a>(source_name: &str, bytes: &'a [u8]) -> Result<Option<&'a [u8]>, P
     let mut found = None;
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|err| invalid(err.to_string()))?;
-        if let wasmparser::Payload::CustomSection(reader) = payload {
-            if reader.name() == SECTION {
-                if found.is_some() {
-                    return Err(PolicyError::BadMetadata {
-                        source_name: source_name.to_owned(),
-                        message: format!("the module has more than one `{SECTION}` section"),
-                    });
-                }
-                found = Some(reader.data());
+        if let wasmparser::Payload::CustomSection(reader) = payload
+            && reader.name() == SECTION
+        {
+            if found.is_some() {
+                return Err(PolicyError::BadMetadata {
+                    source_name: source_name.to_owned(),
+                    message: format!("the module has more than one `{SECTION}` section"),
+                });
             }
+            found = Some(reader.data());
         }
     }
     Ok(found)

@@ -1,0 +1,126 @@
+//! Helpers shared by the end-to-end tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use preflight::evaluate::{self, Loaded, PolicySource, PolicySpec};
+use preflight::sandbox::{Limits, Runtime};
+use serde_json::{Value, json};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// The built `preflight` binary.
+pub fn preflight() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_preflight"));
+    command
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_STEP_SUMMARY");
+    command
+}
+
+/// Runs the binary and returns (exit code, stdout, stderr).
+pub fn run(command: &mut Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().unwrap();
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8(stdout).unwrap(),
+        String::from_utf8(stderr).unwrap(),
+    )
+}
+
+/// A runtime with short limits for tests.
+pub fn runtime(limits: Limits) -> Runtime {
+    Runtime::new(limits).unwrap()
+}
+
+/// Test limits: 200 ms deadline, default fuel and memory.
+pub fn test_limits() -> Limits {
+    Limits {
+        timeout: Duration::from_millis(200),
+        ..Limits::default()
+    }
+}
+
+/// Loads the built-in gate.
+pub fn builtin_gate(runtime: &Runtime, settings: Value) -> Loaded {
+    evaluate::load(
+        runtime,
+        &PolicySpec {
+            source: PolicySource::Builtin("preflight-gate".into()),
+            settings,
+            enforce: true,
+        },
+    )
+    .unwrap()
+}
+
+/// The seed's fact set.
+pub fn seed_facts() -> Value {
+    json!({
+        "scores": {"readiness": 7.0, "mvp": 7.0},
+        "security": {"gate": "PASS"},
+        "complexity": "medium"
+    })
+}
+
+/// Metadata JSON for a test module.
+pub fn metadata(name: &str) -> String {
+    format!(r#"{{"name":"{name}","version":"0.1.0","abi":1,"description":"test module"}}"#)
+}
+
+/// Escapes text for a WAT string literal.
+pub fn wat_string(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' => format!("\\{}", b as char),
+            0x20..=0x7e => (b as char).to_string(),
+            _ => format!("\\{b:02x}"),
+        })
+        .collect()
+}
+
+/// A module with the standard memory and allocator, `body` and the given metadata section.
+pub fn module(body: &str, metadata: Option<&str>) -> Vec<u8> {
+    let custom = metadata
+        .map(|m| format!(r#"(@custom "preflight.policy" "{}")"#, wat_string(m)))
+        .unwrap_or_default();
+    let text = format!(
+        r#"(module
+            {body}
+            (memory (export "memory") 1)
+            (func (export "preflight_alloc") (param i32) (result i32) i32.const 4096)
+            {custom})"#
+    );
+    wat::parse_str(&text).unwrap()
+}
+
+/// A module whose `preflight_evaluate` returns the bytes `output` placed at offset 1024.
+pub fn returning(name: &str, output: &[u8]) -> Vec<u8> {
+    let escaped: String = output.iter().map(|b| format!("\\{b:02x}")).collect();
+    let body = format!(
+        r#"(data (i32.const 1024) "{escaped}")
+           (func (export "preflight_evaluate") (param i32 i32) (result i64)
+             (i64.or (i64.shl (i64.const 1024) (i64.const 32)) (i64.const {len})))"#,
+        len = output.len()
+    );
+    module(&body, Some(&metadata(name)))
+}
+
+/// Writes bytes to a file in a temporary folder and returns both.
+pub fn temp_file(name: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    (dir, path)
+}
