@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{run::RunArgs, schema::SchemaArgs};
+use crate::commands::{facts::FactsArgs, init::InitArgs, run::RunArgs, schema::SchemaArgs};
 
 /// preflight: may this build ship? Gathers facts about a release, runs sandboxed WebAssembly
 /// policies on them and prints a report with an exit code CI can branch on
@@ -20,6 +20,10 @@ pub struct Cli {
 pub enum Command {
     /// Gather facts, run the policies, print the report.
     Run(RunArgs),
+    /// Gather and print the fact set without evaluating it.
+    Facts(FactsArgs),
+    /// Write a commented starter preflight.toml.
+    Init(InitArgs),
     /// Print a JSON Schema: `facts`, `policy-output` or `report`.
     Schema(SchemaArgs),
 }

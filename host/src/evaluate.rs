@@ -249,6 +249,7 @@ pub fn assemble(facts: Option<&Facts>, results: Vec<PolicyResult>, dry_run: bool
         facts_sha256: facts.map(|facts| facts.sha256.clone()),
         preflight_version: env!("CARGO_PKG_VERSION").to_owned(),
         dry_run,
+        sources: std::collections::BTreeMap::new(),
     };
     if let Some(facts) = facts {
         report.artifacts_missing = facts

@@ -2,11 +2,18 @@
 //! overrides; the result is checked against `schemas/facts.schema.json`.
 
 pub mod artifacts;
+pub mod checklist;
+pub mod coverage;
+pub mod input;
+pub mod junit;
 mod merge;
+pub mod security;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
+use preflight_sdk::facts::{Complexity, Project};
+use serde_json::{Map, Value, json};
 
 use crate::schema::{self, SchemaKind, Violation};
 
@@ -21,10 +28,33 @@ pub struct FactSources {
     pub overrides: Vec<String>,
     /// The project folder the collectors look in.
     pub root: PathBuf,
-    /// Artifacts to check for.
-    pub artifacts: artifacts::ArtifactSpec,
     /// Run the collectors (off for `--no-collect`: replay a recorded fact set as it is).
     pub collect: bool,
+    /// What the collectors read.
+    pub collectors: Collectors,
+}
+
+/// What the collectors read, from `preflight.toml` and flags.
+#[derive(Debug, Clone, Default)]
+pub struct Collectors {
+    /// Where the collectors' settings came from (a config file, or `default`).
+    pub origin: String,
+    /// Artifacts to check for.
+    pub artifacts: artifacts::ArtifactSpec,
+    /// Readiness score source.
+    pub readiness: Option<checklist::ScoreSource>,
+    /// MVP score source.
+    pub mvp: Option<checklist::ScoreSource>,
+    /// Scanner reports.
+    pub security: Option<security::SecurityInputs>,
+    /// JUnit reports.
+    pub junit: Vec<String>,
+    /// Coverage report.
+    pub coverage: Option<coverage::CoverageInput>,
+    /// Complexity, when configured.
+    pub complexity: Option<Complexity>,
+    /// Project identity, when configured.
+    pub project: Option<Project>,
 }
 
 /// A validated fact set.
@@ -34,6 +64,8 @@ pub struct Facts {
     pub value: Value,
     /// sha256 of its canonical JSON (sorted keys, no whitespace).
     pub sha256: String,
+    /// Which input set each top-level section (and each score): a collector, a file, a flag.
+    pub sources: BTreeMap<String, String>,
 }
 
 /// Facts that could not be gathered.
@@ -94,7 +126,7 @@ pub enum FactsError {
     /// A collector failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Collect(#[from] artifacts::ArtifactError),
+    Collect(#[from] input::CollectError),
 }
 
 impl FactsError {
@@ -116,17 +148,88 @@ impl FactsError {
 /// A [`FactsError`] naming the file, override or JSON pointer at fault.
 pub fn gather(sources: &FactSources) -> Result<Facts, FactsError> {
     let mut value = Value::Object(Map::new());
+    let mut provenance = BTreeMap::new();
+    let mut layer = |value: &mut Value, overlay: Value, origin: &str| {
+        record(&overlay, origin, &mut provenance);
+        merge(value, overlay);
+    };
     if sources.collect {
-        let collected = artifacts::collect(&sources.root, &sources.artifacts)?;
-        merge(&mut value, collected);
+        for (overlay, origin) in collect(&sources.root, &sources.collectors)? {
+            layer(&mut value, overlay, &origin);
+        }
     }
     for path in &sources.files {
-        merge(&mut value, read_file(path)?);
+        layer(
+            &mut value,
+            read_file(path)?,
+            &format!("--facts {}", path.display()),
+        );
     }
     for text in &sources.overrides {
-        apply_override(&mut value, text)?;
+        let mut overlay = Value::Object(Map::new());
+        apply_override(&mut overlay, text)?;
+        layer(&mut value, overlay, &format!("--fact {text}"));
     }
-    from_value(value)
+    let mut facts = from_value(value)?;
+    facts.sources = provenance;
+    Ok(facts)
+}
+
+/// Runs every configured collector; each result is one overlay with its origin.
+fn collect(root: &Path, c: &Collectors) -> Result<Vec<(Value, String)>, FactsError> {
+    let origin = |what: &str| format!("{what} ({})", c.origin);
+    let mut overlays = vec![(
+        artifacts::collect(root, &c.artifacts)?,
+        origin("artifact check"),
+    )];
+    if let Some(project) = &c.project {
+        overlays.push((json!({ "project": project }), c.origin.clone()));
+    }
+    if let Some(complexity) = c.complexity {
+        overlays.push((json!({ "complexity": complexity }), c.origin.clone()));
+    }
+    for (name, source) in [("readiness", &c.readiness), ("mvp", &c.mvp)] {
+        let Some(source) = source else { continue };
+        let score = checklist::score(root, name, source)?;
+        let mut overlay = json!({ "scores": { name: score.value } });
+        let what = match &score.checklist {
+            Some(list) => {
+                overlay["checklists"] = json!({ name: list });
+                format!("checklist {}", list.path)
+            }
+            None => "score".to_owned(),
+        };
+        overlays.push((overlay, origin(&what)));
+    }
+    if let Some(inputs) = &c.security {
+        overlays.push((security::collect(root, inputs)?, origin("scanner reports")));
+    }
+    if !c.junit.is_empty() {
+        let tests = junit::collect(root, &c.junit)?;
+        overlays.push((json!({ "tests": tests }), origin("JUnit")));
+    }
+    if let Some(input) = &c.coverage {
+        let coverage = coverage::collect(root, input)?;
+        overlays.push((json!({ "coverage": coverage }), origin("coverage report")));
+    }
+    Ok(overlays)
+}
+
+/// Records which layer set each top-level section, and each score.
+fn record(overlay: &Value, origin: &str, provenance: &mut BTreeMap<String, String>) {
+    let Value::Object(map) = overlay else { return };
+    for (key, value) in map {
+        match (key.as_str(), value) {
+            ("scores", Value::Object(scores)) => {
+                for name in scores.keys() {
+                    provenance.insert(format!("scores.{name}"), origin.to_owned());
+                }
+            }
+            _ => {
+                provenance.insert(key.clone(), origin.to_owned());
+            }
+        }
+    }
 }
 
 /// Validates a fact set that is already in memory.
@@ -137,7 +240,11 @@ pub fn from_value(value: Value) -> Result<Facts, FactsError> {
     schema::validate(SchemaKind::Facts, &value)
         .map_err(|violations| FactsError::Invalid { violations })?;
     let sha256 = crate::sandbox::sha256_hex(canonical_json(&value).as_bytes());
-    Ok(Facts { value, sha256 })
+    Ok(Facts {
+        value,
+        sha256,
+        sources: BTreeMap::new(),
+    })
 }
 
 /// Reads one facts file as a JSON object.

@@ -4,10 +4,12 @@
 pub mod builtin;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod diagnostic;
 pub mod evaluate;
 pub mod exit;
 pub mod facts;
+pub mod inputs;
 pub mod report;
 pub mod sandbox;
 pub mod schema;

@@ -14,6 +14,8 @@ fn main() -> ExitCode {
     }));
     match &cli.command {
         Command::Run(args) => commands::run::run(args),
+        Command::Facts(args) => commands::facts::facts(args),
+        Command::Init(args) => commands::init::init(args),
         Command::Schema(args) => commands::schema::schema(args),
     }
 }

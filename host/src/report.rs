@@ -1,5 +1,9 @@
 //! The standard report: the seed's fields at the top level, then every policy's result.
 
+pub mod github;
+pub mod junit;
+pub mod markdown;
+pub mod sarif;
 pub mod text;
 
 use preflight_sdk::{Decision, Issue, Location};
@@ -41,6 +45,10 @@ pub struct Report {
     pub preflight_version: String,
     /// True when run with `--dry-run`.
     pub dry_run: bool,
+    /// Where each value came from: `config`, `mode`, `gate.settings`, and `facts.SECTION` (a
+    /// collector, a `--facts` file or a `--fact` flag).
+    #[serde(default)]
+    pub sources: std::collections::BTreeMap<String, String>,
 }
 
 /// Weights of the readiness, MVP and security scores.
@@ -167,6 +175,28 @@ pub enum Format {
     Json,
     /// A summary for a terminal.
     Text,
+    /// A Markdown summary (GitHub step summaries, merge-request comments).
+    Markdown,
+    /// JUnit XML: one test case per policy decision and issue.
+    Junit,
+    /// SARIF 2.1.0: blocking issues and warnings as results.
+    Sarif,
+    /// GitHub Actions workflow commands (`::error`, `::warning`), grouped per policy.
+    Github,
+}
+
+impl Format {
+    /// The format's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Text => "text",
+            Format::Markdown => "markdown",
+            Format::Junit => "junit",
+            Format::Sarif => "sarif",
+            Format::Github => "github",
+        }
+    }
 }
 
 impl Report {
@@ -179,6 +209,10 @@ impl Report {
                 json
             }
             Format::Text => text::render(self, color),
+            Format::Markdown => markdown::render(self),
+            Format::Junit => junit::render(self),
+            Format::Sarif => sarif::render(self),
+            Format::Github => github::render(self),
         }
     }
 }

@@ -24,6 +24,15 @@ pub struct FactSet {
     /// Required and optional files of the release, and which of them are missing.
     #[serde(default)]
     pub artifacts: Artifacts,
+    /// Where the scores came from, when they were read from checklists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checklists: Option<Checklists>,
+    /// Test results from JUnit XML, when collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<TestResults>,
+    /// Line coverage from lcov or Cobertura, when collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
 }
 
 /// What is being released.
@@ -63,6 +72,388 @@ pub struct Security {
     /// A verdict reached elsewhere (an earlier pipeline gate), when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<GateVerdict>,
+    /// The scanner reports that were read. Present (even empty) means scanners were collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scans: Option<Vec<Scan>>,
+    /// Every finding, normalised.
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+    /// Finding counts by category and severity.
+    #[serde(default)]
+    pub counts: FindingCounts,
+}
+
+/// One scanner report that was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct Scan {
+    /// The tool that wrote it (from the report where it says so).
+    pub tool: String,
+    /// `sarif`, `trivy`, `gitleaks` or `ruff`.
+    pub format: String,
+    /// The file, as configured.
+    pub path: String,
+    /// Findings taken from it.
+    pub findings: u64,
+    /// Findings skipped because the report marks them suppressed, passing or absent.
+    #[serde(default)]
+    pub suppressed: u64,
+}
+
+/// A scanner finding in one normal form, whatever tool reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct Finding {
+    /// The tool, e.g. `Semgrep OSS`, `Bandit`, `trivy`, `gitleaks`, `ruff`.
+    pub tool: String,
+    /// What kind of problem.
+    pub category: Category,
+    /// How bad.
+    pub severity: Severity,
+    /// The tool's rule id (a CVE id for vulnerabilities in dependencies).
+    pub rule: String,
+    /// The tool's message.
+    pub message: String,
+    /// Where, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<crate::policy::Location>,
+}
+
+/// The kind of a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Category {
+    /// A vulnerability: a CVE in a dependency or a security weakness in code.
+    Vulnerability,
+    /// A leaked credential.
+    Secret,
+    /// A code-quality finding.
+    Lint,
+    /// An insecure configuration (IaC, Dockerfile, Kubernetes).
+    Misconfiguration,
+}
+
+impl Category {
+    /// Every category.
+    pub const ALL: [Category; 4] = [
+        Category::Vulnerability,
+        Category::Secret,
+        Category::Lint,
+        Category::Misconfiguration,
+    ];
+
+    /// `vulnerability`, `secret`, `lint` or `misconfiguration`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Vulnerability => "vulnerability",
+            Category::Secret => "secret",
+            Category::Lint => "lint",
+            Category::Misconfiguration => "misconfiguration",
+        }
+    }
+}
+
+/// The severity of a finding, from least to most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Informational.
+    Info,
+    /// Low.
+    Low,
+    /// Medium.
+    Medium,
+    /// High (also SARIF level `error`).
+    High,
+    /// Critical.
+    Critical,
+}
+
+impl Severity {
+    /// Every severity, most severe first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ];
+
+    /// `critical`, `high`, `medium`, `low` or `info`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// Counts per severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct SeverityCounts {
+    /// Critical findings.
+    #[serde(default)]
+    pub critical: u64,
+    /// High findings.
+    #[serde(default)]
+    pub high: u64,
+    /// Medium findings.
+    #[serde(default)]
+    pub medium: u64,
+    /// Low findings.
+    #[serde(default)]
+    pub low: u64,
+    /// Informational findings.
+    #[serde(default)]
+    pub info: u64,
+    /// All of them.
+    #[serde(default)]
+    pub total: u64,
+}
+
+impl SeverityCounts {
+    /// Adds one finding of `severity`.
+    pub fn add(&mut self, severity: Severity) {
+        *self.slot(severity) += 1;
+        self.total += 1;
+    }
+
+    /// The count at one severity.
+    pub fn get(&self, severity: Severity) -> u64 {
+        match severity {
+            Severity::Critical => self.critical,
+            Severity::High => self.high,
+            Severity::Medium => self.medium,
+            Severity::Low => self.low,
+            Severity::Info => self.info,
+        }
+    }
+
+    /// The count at `severity` or above.
+    pub fn at_least(&self, severity: Severity) -> u64 {
+        Severity::ALL
+            .iter()
+            .filter(|s| **s >= severity)
+            .map(|s| self.get(*s))
+            .sum()
+    }
+
+    fn slot(&mut self, severity: Severity) -> &mut u64 {
+        match severity {
+            Severity::Critical => &mut self.critical,
+            Severity::High => &mut self.high,
+            Severity::Medium => &mut self.medium,
+            Severity::Low => &mut self.low,
+            Severity::Info => &mut self.info,
+        }
+    }
+}
+
+/// Finding counts by category, then severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct FindingCounts {
+    /// Vulnerabilities.
+    #[serde(default)]
+    pub vulnerability: SeverityCounts,
+    /// Secrets.
+    #[serde(default)]
+    pub secret: SeverityCounts,
+    /// Lint findings.
+    #[serde(default)]
+    pub lint: SeverityCounts,
+    /// Misconfigurations.
+    #[serde(default)]
+    pub misconfiguration: SeverityCounts,
+    /// Every finding.
+    #[serde(default)]
+    pub total: u64,
+}
+
+impl FindingCounts {
+    /// Counts a list of findings.
+    pub fn of(findings: &[Finding]) -> FindingCounts {
+        let mut counts = FindingCounts::default();
+        for finding in findings {
+            counts.category_mut(finding.category).add(finding.severity);
+            counts.total += 1;
+        }
+        counts
+    }
+
+    /// The counts of one category.
+    pub fn category(&self, category: Category) -> &SeverityCounts {
+        match category {
+            Category::Vulnerability => &self.vulnerability,
+            Category::Secret => &self.secret,
+            Category::Lint => &self.lint,
+            Category::Misconfiguration => &self.misconfiguration,
+        }
+    }
+
+    fn category_mut(&mut self, category: Category) -> &mut SeverityCounts {
+        match category {
+            Category::Vulnerability => &mut self.vulnerability,
+            Category::Secret => &mut self.secret,
+            Category::Lint => &mut self.lint,
+            Category::Misconfiguration => &mut self.misconfiguration,
+        }
+    }
+}
+
+/// The checklists the scores were read from.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct Checklists {
+    /// The readiness checklist (e.g. `docs/DOD_CHECKLIST.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<ChecklistScore>,
+    /// The MVP feature list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mvp: Option<ChecklistScore>,
+}
+
+/// A score read from a Markdown checklist: `10 × done / total`, weighted per section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct ChecklistScore {
+    /// The checklist file.
+    pub path: String,
+    /// Items checked.
+    pub done: u64,
+    /// Items in all.
+    pub total: u64,
+    /// The resulting score, 0 to 10.
+    pub score: f64,
+    /// Per section (the nearest heading above the items).
+    #[serde(default)]
+    pub sections: Vec<ChecklistSection>,
+    /// The items not yet checked (up to 50).
+    #[serde(default)]
+    pub open_items: Vec<String>,
+}
+
+/// One section of a checklist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct ChecklistSection {
+    /// The heading text (empty before the first heading).
+    pub title: String,
+    /// Its weight.
+    pub weight: f64,
+    /// Items checked.
+    pub done: u64,
+    /// Items in all.
+    pub total: u64,
+}
+
+/// Test results from JUnit XML.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct TestResults {
+    /// Test cases in all.
+    pub total: u64,
+    /// Passed.
+    pub passed: u64,
+    /// Failed (assertion failures).
+    pub failures: u64,
+    /// Errored (unexpected exceptions).
+    pub errors: u64,
+    /// Skipped.
+    pub skipped: u64,
+    /// The report files read.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// The first failed or errored tests (up to 20).
+    #[serde(default)]
+    pub failed: Vec<FailedTest>,
+}
+
+/// A failed or errored test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct FailedTest {
+    /// `classname.name`.
+    pub name: String,
+    /// The failure message, first line.
+    pub message: String,
+}
+
+/// Line coverage.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct Coverage {
+    /// `lcov` or `cobertura`.
+    pub format: String,
+    /// The report file.
+    pub path: String,
+    /// Lines with code.
+    pub lines_total: u64,
+    /// Lines executed.
+    pub lines_covered: u64,
+    /// `100 × covered / total` (100 when there are no lines).
+    pub line_percent: f64,
+    /// Per source file.
+    #[serde(default)]
+    pub files: Vec<FileCoverage>,
+}
+
+/// Line coverage of one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct FileCoverage {
+    /// Source path, `/`-separated, as the report gives it (relative to the project when it can).
+    pub path: String,
+    /// Lines with code.
+    pub lines_total: u64,
+    /// Lines executed.
+    pub lines_covered: u64,
+}
+
+impl Coverage {
+    /// Coverage of the files whose path starts with `prefix`: (covered, total, percent).
+    /// `None` when no file matches.
+    pub fn under(&self, prefix: &str) -> Option<(u64, u64, f64)> {
+        let prefix = prefix.trim_start_matches("./");
+        let (covered, total) = self
+            .files
+            .iter()
+            .filter(|file| file.path.trim_start_matches("./").starts_with(prefix))
+            .fold((0, 0), |(c, t), file| {
+                (c + file.lines_covered, t + file.lines_total)
+            });
+        if total == 0
+            && !self
+                .files
+                .iter()
+                .any(|f| f.path.trim_start_matches("./").starts_with(prefix))
+        {
+            return None;
+        }
+        let percent = if total == 0 {
+            100.0
+        } else {
+            100.0 * covered as f64 / total as f64
+        };
+        Some((covered, total, percent))
+    }
 }
 
 /// The verdict of a gate.

@@ -273,5 +273,8 @@ fn abi_doc_wat_example_runs_as_documented() {
     let report = report(&stdout);
     assert_eq!(report["policies"][1]["name"], "always-careful");
     assert_eq!(report["decision"], "GO_WITH_CAUTION");
-    assert!(stderr.contains("[always-careful info] always careful"), "{stderr}");
+    assert!(
+        stderr.contains("[always-careful info] always careful"),
+        "{stderr}"
+    );
 }

@@ -130,7 +130,7 @@ fn bad_override_is_refused() {
     let seed = repo().join("examples/seed/facts.json");
     for (arg, words) in [
         ("scores.readiness", "KEY=VALUE"),
-        ("complexity.level=1", "`complexity` is a string"),
+        ("complexity.level=1", "/complexity"),
         ("scores.readiness=\"seven\"", "/scores/readiness"),
     ] {
         let (code, stdout, stderr) = run(preflight()

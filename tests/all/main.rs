@@ -9,6 +9,7 @@
 
 mod cases;
 mod cli;
+mod collectors;
 mod facts;
 mod hostile;
 mod schemas;

@@ -1,68 +1,56 @@
-//! `preflight run`: gather facts, run the policies, emit the report.
+//! `preflight run`: gather facts, run the policies, emit the report in every asked format.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
-
-use crate::evaluate::{self, PolicySource, PolicySpec};
+use crate::diagnostic;
+use crate::evaluate;
 use crate::exit::ExitCode;
-use crate::facts::{self, FactSources, artifacts::ArtifactSpec};
+use crate::facts::{self, Facts};
+use crate::inputs::{self, InputArgs, Plan};
 use crate::report::{Format, Report, text::Color};
 use crate::sandbox::{Limits, Runtime};
-use crate::{builtin, diagnostic};
 
-/// Mode of the standard gate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ModeArg {
-    /// Aggressive.
-    #[value(name = "A", alias = "a")]
-    A,
-    /// Balanced (default).
-    #[value(name = "B", alias = "b")]
-    B,
-    /// Safe.
-    #[value(name = "S", alias = "s")]
-    S,
+/// A format and where it goes: `json`, or `junit=reports/preflight.xml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The format.
+    pub format: Format,
+    /// The file, or stdout.
+    pub path: Option<PathBuf>,
+}
+
+fn parse_target(text: &str) -> Result<Target, String> {
+    use clap::ValueEnum as _;
+    let (name, path) = match text.split_once('=') {
+        Some((name, path)) if !path.is_empty() => (name, Some(PathBuf::from(path))),
+        Some((name, _)) => return Err(format!("`{name}=` needs a file after `=`")),
+        None => (text, None),
+    };
+    let format = Format::from_str(name, true).map_err(|_| {
+        format!("unknown format `{name}` (json, text, markdown, junit, sarif, github)")
+    })?;
+    Ok(Target { format, path })
 }
 
 /// Arguments of `preflight run`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
-    /// A fact set file (JSON); repeatable, merged in order.
-    #[arg(long = "facts", value_name = "FILE")]
-    pub facts: Vec<PathBuf>,
-    /// Override one fact, e.g. `scores.readiness=7.5`; VALUE is JSON when it parses.
-    #[arg(long = "fact", value_name = "KEY=VALUE")]
-    pub fact: Vec<String>,
-    /// Mode of the standard gate: A (aggressive), B (balanced), S (safe).
-    #[arg(long, value_enum)]
-    pub mode: Option<ModeArg>,
-    /// An extra policy module to run; repeatable.
-    #[arg(long = "policy", value_name = "FILE.wasm")]
-    pub policy: Vec<PathBuf>,
-    /// Report format.
-    #[arg(long, value_enum, default_value = "json")]
-    pub format: Format,
-    /// Write the report to FILE instead of stdout.
+    /// Inputs: config, facts, flags.
+    #[command(flatten)]
+    pub inputs: InputArgs,
+    /// Report format, optionally with a file: `json`, `text`, `markdown`, `junit`, `sarif`,
+    /// `github`, or `FORMAT=FILE`; repeatable. Default: json to stdout.
+    #[arg(long = "format", value_name = "FORMAT[=FILE]", value_parser = parse_target)]
+    pub format: Vec<Target>,
+    /// Write the report to FILE; repeatable, paired in order with the `--format`s that name no
+    /// file.
     #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub output: Vec<PathBuf>,
     /// Evaluate and print, but write no files; exit 0 unless there is an error.
     #[arg(long)]
     pub dry_run: bool,
-    /// Project folder the collectors look in.
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub root: PathBuf,
-    /// Skip the collectors: use only `--facts` and `--fact` (replay a recorded fact set).
-    #[arg(long)]
-    pub no_collect: bool,
-    /// A required artifact (missing blocks); repeatable.
-    #[arg(long = "require-artifact", value_name = "PATH")]
-    pub require_artifact: Vec<String>,
-    /// An optional artifact (missing is listed); repeatable. Default: docs/DOD_CHECKLIST.md.
-    #[arg(long = "artifact", value_name = "PATH")]
-    pub artifact: Vec<String>,
     /// Show policy logs and timings on stderr.
     #[arg(long, short)]
     pub verbose: bool,
@@ -78,7 +66,8 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    fn limits(&self) -> Limits {
+    /// Runtime limits from the flags.
+    pub fn limits(&self) -> Limits {
         Limits {
             memory_bytes: self.memory_limit.saturating_mul(1 << 20),
             timeout: Duration::from_millis(self.timeout_ms),
@@ -87,42 +76,36 @@ impl RunArgs {
         }
     }
 
-    fn sources(&self) -> FactSources {
-        let mut artifacts = ArtifactSpec::default();
-        if !self.artifact.is_empty() {
-            artifacts.optional = self.artifact.clone();
+    /// Where each format goes.
+    ///
+    /// # Errors
+    /// When more `--output`s are given than formats without a file, or two formats go to stdout.
+    pub fn targets(&self) -> Result<Vec<Target>, String> {
+        let mut targets = if self.format.is_empty() {
+            vec![Target {
+                format: Format::Json,
+                path: None,
+            }]
+        } else {
+            self.format.clone()
+        };
+        let mut outputs = self.output.iter();
+        for target in targets.iter_mut().filter(|t| t.path.is_none()) {
+            match outputs.next() {
+                Some(path) => target.path = Some(path.clone()),
+                None => break,
+            }
         }
-        artifacts.required = self.require_artifact.clone();
-        FactSources {
-            files: self.facts.clone(),
-            overrides: self.fact.clone(),
-            root: self.root.clone(),
-            artifacts,
-            collect: !self.no_collect,
+        if outputs.next().is_some() {
+            return Err("more `--output` files than `--format`s without a file".to_owned());
         }
-    }
-
-    fn specs(&self) -> Vec<PolicySpec> {
-        let mut settings = Map::new();
-        if let Some(mode) = self.mode {
-            let mode = match mode {
-                ModeArg::A => "A",
-                ModeArg::B => "B",
-                ModeArg::S => "S",
-            };
-            settings.insert("mode".to_owned(), json!(mode));
+        if targets.iter().filter(|t| t.path.is_none()).count() > 1 {
+            return Err(
+                "only one format can go to stdout; give the others a file (`--format junit=FILE`)"
+                    .to_owned(),
+            );
         }
-        let mut specs = vec![PolicySpec {
-            source: PolicySource::Builtin(builtin::GATE.to_owned()),
-            settings: Value::Object(settings),
-            enforce: true,
-        }];
-        specs.extend(self.policy.iter().map(|path| PolicySpec {
-            source: PolicySource::File(path.clone()),
-            settings: json!({}),
-            enforce: true,
-        }));
-        specs
+        Ok(targets)
     }
 }
 
@@ -135,10 +118,18 @@ pub struct RunOutcome {
     pub exit: ExitCode,
 }
 
-/// Gathers facts and evaluates every policy; never fails: errors become a `NO_GO` report with
+/// Gathers facts and evaluates every policy. Never fails: errors become a `NO_GO` report with
 /// exit code 2, and their diagnostics are printed to stderr.
 pub fn evaluate(args: &RunArgs) -> RunOutcome {
-    let facts = match facts::gather(&args.sources()) {
+    let plan = match inputs::plan(&args.inputs) {
+        Ok(plan) => plan,
+        Err(err) => {
+            let message = err.to_string();
+            diagnostic::print(err);
+            return failed("config.invalid", message, args.dry_run);
+        }
+    };
+    let facts = match facts::gather(&plan.sources) {
         Ok(facts) => facts,
         Err(err) => {
             let id = err.id();
@@ -147,20 +138,24 @@ pub fn evaluate(args: &RunArgs) -> RunOutcome {
             return failed(id, message, args.dry_run);
         }
     };
+    evaluate_facts(args, &plan, &facts)
+}
+
+/// Evaluates every planned policy on gathered facts.
+pub fn evaluate_facts(args: &RunArgs, plan: &Plan, facts: &Facts) -> RunOutcome {
     let runtime = match Runtime::new(args.limits()) {
         Ok(runtime) => runtime,
         Err(err) => {
-            let id = err.id();
             let message = err.to_string();
             diagnostic::print(err);
-            return failed(id, message, args.dry_run);
+            return failed("policy.host_error", message, args.dry_run);
         }
     };
     let mut results = Vec::new();
-    for spec in args.specs() {
-        match evaluate::load(&runtime, &spec) {
+    for spec in &plan.specs {
+        match evaluate::load(&runtime, spec) {
             Ok(loaded) => {
-                let (result, logs) = evaluate::run_one(&runtime, &loaded, &facts);
+                let (result, logs) = evaluate::run_one(&runtime, &loaded, facts);
                 if let Some(error) = &result.error {
                     eprintln!("error: {error}");
                 }
@@ -191,7 +186,14 @@ pub fn evaluate(args: &RunArgs) -> RunOutcome {
         }
     }
     let errored = results.iter().any(|result| result.error.is_some());
-    let report = evaluate::assemble(Some(&facts), results, args.dry_run);
+    let mut report = evaluate::assemble(Some(facts), results, args.dry_run);
+    report.sources = plan.provenance.clone();
+    report.sources.extend(
+        facts
+            .sources
+            .iter()
+            .map(|(k, v)| (format!("facts.{k}"), v.clone())),
+    );
     let exit = if errored {
         ExitCode::Error
     } else if args.dry_run {
@@ -211,8 +213,15 @@ fn failed(id: &str, message: String, dry_run: bool) -> RunOutcome {
 
 /// `preflight run`.
 pub fn run(args: &RunArgs) -> ExitCode {
+    let targets = match args.targets() {
+        Ok(targets) => targets,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::Error;
+        }
+    };
     let outcome = evaluate(args);
-    match emit(args, &outcome.report) {
+    match emit(&targets, args.dry_run, &outcome.report) {
         Ok(()) => outcome.exit,
         Err(err) => {
             diagnostic::print(err);
@@ -232,33 +241,60 @@ pub struct WriteError {
     pub source: std::io::Error,
 }
 
-fn emit(args: &RunArgs, report: &Report) -> Result<(), WriteError> {
+/// Writes the report in every target format; in a dry run, files are printed to stdout
+/// instead. Appends the Markdown summary to `$GITHUB_STEP_SUMMARY` when it is set.
+///
+/// # Errors
+/// A [`WriteError`] naming the file.
+pub fn emit(targets: &[Target], dry_run: bool, report: &Report) -> Result<(), WriteError> {
     let stdout = std::io::stdout();
-    match (&args.output, args.dry_run) {
-        (Some(path), false) => {
-            let color = Color::Off;
-            std::fs::write(path, report.render(args.format, color)).map_err(|source| {
-                WriteError {
-                    path: path.clone(),
-                    source,
-                }
-            })?;
-            eprintln!(
-                "preflight: {} — report written to {}",
-                report.decision,
-                path.display()
-            );
-            Ok(())
-        }
-        _ => {
-            let color = Color::detect(stdout.is_terminal());
-            let mut lock = stdout.lock();
-            lock.write_all(report.render(args.format, color).as_bytes())
-                .and_then(|()| lock.flush())
-                .map_err(|source| WriteError {
-                    path: PathBuf::from("<stdout>"),
-                    source,
-                })
+    // A dry run writes no files; without a stdout target it prints the first format instead.
+    let dry_fallback = dry_run && targets.iter().all(|t| t.path.is_some());
+    for (index, target) in targets.iter().enumerate() {
+        let to_stdout = target.path.is_none() || (dry_fallback && index == 0);
+        match (&target.path, dry_run && !to_stdout) {
+            (Some(path), false) if !to_stdout => {
+                std::fs::write(path, report.render(target.format, Color::Off)).map_err(
+                    |source| WriteError {
+                        path: path.clone(),
+                        source,
+                    },
+                )?;
+                eprintln!(
+                    "preflight: {} — {} report written to {}",
+                    report.decision,
+                    target.format.name(),
+                    path.display()
+                );
+            }
+            (_, true) => {}
+            _ => {
+                let color = Color::detect(stdout.is_terminal());
+                let mut lock = stdout.lock();
+                lock.write_all(report.render(target.format, color).as_bytes())
+                    .and_then(|()| lock.flush())
+                    .map_err(|source| WriteError {
+                        path: PathBuf::from("<stdout>"),
+                        source,
+                    })?;
+            }
         }
     }
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+        if dry_run {
+            return Ok(());
+        }
+        let path = PathBuf::from(summary);
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|source| WriteError {
+                path: path.clone(),
+                source,
+            })?;
+        file.write_all(report.render(Format::Markdown, Color::Off).as_bytes())
+            .map_err(|source| WriteError { path, source })?;
+    }
+    Ok(())
 }

@@ -1,16 +1,26 @@
-//! The artifact collector: which of the release's expected files exist.
+//! The artifact collector: which of the release's expected files exist (paths or globs).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::input::{self, CollectError};
+
 /// The artifacts a release should have.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ArtifactSpec {
-    /// Paths whose absence blocks the release.
+    /// Paths or globs whose absence blocks the release.
+    #[serde(default)]
     pub required: Vec<String>,
-    /// Paths whose absence is listed in `artifacts_missing`.
+    /// Paths or globs whose absence is listed in `artifacts_missing`.
+    #[serde(default = "default_optional")]
     pub optional: Vec<String>,
+}
+
+fn default_optional() -> Vec<String> {
+    vec!["docs/DOD_CHECKLIST.md".to_owned()]
 }
 
 impl Default for ArtifactSpec {
@@ -18,46 +28,36 @@ impl Default for ArtifactSpec {
     fn default() -> Self {
         ArtifactSpec {
             required: Vec::new(),
-            optional: vec!["docs/DOD_CHECKLIST.md".to_owned()],
+            optional: default_optional(),
         }
     }
-}
-
-/// The project folder could not be examined.
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("cannot check artifacts in `{root}`: {message}")]
-#[diagnostic(help("pass the project folder with `--root`"))]
-pub struct ArtifactError {
-    /// The project folder.
-    pub root: PathBuf,
-    /// What went wrong.
-    pub message: String,
 }
 
 /// Checks which artifacts exist under `root` and returns the `artifacts` section.
 ///
 /// # Errors
-/// When `root` is not a folder.
-pub fn collect(root: &Path, spec: &ArtifactSpec) -> Result<Value, ArtifactError> {
+/// When `root` is not a folder or a glob is invalid.
+pub fn collect(root: &Path, spec: &ArtifactSpec) -> Result<Value, CollectError> {
     if !root.is_dir() {
-        return Err(ArtifactError {
+        return Err(CollectError::Root {
             root: root.to_owned(),
-            message: "not a folder".to_owned(),
         });
     }
-    let missing = |paths: &[String]| -> Vec<String> {
-        paths
-            .iter()
-            .filter(|path| !root.join(path).exists())
-            .cloned()
-            .collect()
+    let missing = |patterns: &[String]| -> Result<Vec<String>, CollectError> {
+        let mut missing = Vec::new();
+        for pattern in patterns {
+            if !input::exists(root, pattern)? {
+                missing.push(pattern.clone());
+            }
+        }
+        Ok(missing)
     };
     let checked: Vec<&String> = spec.required.iter().chain(&spec.optional).collect();
     Ok(json!({
         "artifacts": {
             "checked": checked,
-            "missing": missing(&spec.optional),
-            "missing_required": missing(&spec.required),
+            "missing": missing(&spec.optional)?,
+            "missing_required": missing(&spec.required)?,
         }
     }))
 }

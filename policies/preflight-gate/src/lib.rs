@@ -11,6 +11,8 @@
 //! The seed example (mode B, readiness 7, mvp 7, security PASS, complexity medium) gives
 //! `(0.5·7 + 0.5·7 + 0.2·10) / 1.2 = 7.5` and `100 − 75 + 5 = 30`: GO.
 
+pub mod quality;
+pub mod security;
 pub mod settings;
 
 use preflight_sdk::facts::{Complexity, GateVerdict};
@@ -21,7 +23,7 @@ use settings::{Resolved, Settings};
 
 preflight_sdk::export_policy! {
     name: "preflight-gate",
-    description: "Risk score from readiness, MVP and security with go/canary bands; blocks failed security gates and missing required artifacts",
+    description: "Risk score from readiness, MVP and security with go/canary bands; security gate from scanner findings; test, coverage and artifact rules",
     evaluate: evaluate,
 }
 
@@ -55,23 +57,14 @@ fn gate(input: &PolicyInput, settings: &Resolved) -> PolicyOutput {
         }
     }
 
-    let (security_gate, security_score) = match facts.security.gate {
-        Some(GateVerdict::Pass) => (Some(GateVerdict::Pass), 10.0),
-        Some(GateVerdict::Fail) => {
-            blocking.push(Issue::new(
-                "security.gate_failed",
-                "security gate is FAIL (rule: a failed security gate blocks the release; security score 0 of 10)",
-            ));
-            (Some(GateVerdict::Fail), 0.0)
-        }
-        None => {
-            blocking.push(Issue::new(
-                "security.no_evidence",
-                "no security evidence: `security.gate` is not set (rule: the security gate fails closed without evidence)",
-            ));
-            (None, 0.0)
-        }
+    let security = security::gate(&facts.security, &settings.security);
+    let security_gate = security.verdict;
+    let security_score = if security_gate == Some(GateVerdict::Pass) {
+        10.0
+    } else {
+        0.0
     };
+    blocking.extend(security.blocking);
 
     let weights = settings.weights;
     let weight_sum = weights.readiness + weights.mvp + weights.security;
@@ -133,6 +126,12 @@ fn gate(input: &PolicyInput, settings: &Resolved) -> PolicyOutput {
         ));
     }
 
+    let mut done = quality::Findings::default();
+    quality::tests(facts.tests.as_ref(), &settings.tests, &mut done);
+    quality::coverage(facts.coverage.as_ref(), &settings.coverage, &mut done);
+    blocking.extend(done.blocking);
+    warnings.extend(done.warnings);
+
     let decision = if blocking.is_empty() {
         band
     } else {
@@ -156,6 +155,8 @@ fn gate(input: &PolicyInput, settings: &Resolved) -> PolicyOutput {
         "band": band,
         "artifacts_missing": facts.artifacts.missing,
         "artifacts_missing_required": facts.artifacts.missing_required,
+        "security": security.details,
+        "quality": done.details,
     });
     PolicyOutput {
         decision,

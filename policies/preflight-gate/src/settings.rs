@@ -1,5 +1,6 @@
 //! Modes and the settings that override them.
 
+use preflight_sdk::facts::{Category, Severity};
 use serde::{Deserialize, Serialize};
 
 /// A named set of weights and thresholds.
@@ -110,7 +111,7 @@ impl Default for Penalties {
 }
 
 /// The policy's settings, as given.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// The mode: `A`, `B` (default) or `S`.
@@ -125,36 +126,214 @@ pub struct Settings {
     /// Penalty overrides.
     #[serde(default)]
     pub penalties: PartialPenalties,
+    /// When scanner findings fail the security gate.
+    #[serde(default)]
+    pub security: SecurityRules,
+    /// What the test results must show.
+    #[serde(default)]
+    pub tests: TestRules,
+    /// What line coverage must reach.
+    #[serde(default)]
+    pub coverage: CoverageRules,
+}
+
+/// A severity, or `never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailOn {
+    /// Fail on any finding.
+    Info,
+    /// Fail on low or above.
+    Low,
+    /// Fail on medium or above.
+    Medium,
+    /// Fail on high or above.
+    High,
+    /// Fail on critical only.
+    Critical,
+    /// Never fail on this category.
+    Never,
+}
+
+impl FailOn {
+    /// The lowest severity that fails, or `None` for `never`.
+    pub fn severity(self) -> Option<Severity> {
+        match self {
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Low => Some(Severity::Low),
+            FailOn::Medium => Some(Severity::Medium),
+            FailOn::High => Some(Severity::High),
+            FailOn::Critical => Some(Severity::Critical),
+            FailOn::Never => None,
+        }
+    }
+
+    /// `high`, `never`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailOn::Info => "info",
+            FailOn::Low => "low",
+            FailOn::Medium => "medium",
+            FailOn::High => "high",
+            FailOn::Critical => "critical",
+            FailOn::Never => "never",
+        }
+    }
+}
+
+/// Per-category security rules: a category fails the gate when more than `allow` findings are
+/// at or above `fail_on`.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityRules {
+    /// Lowest failing severity per category.
+    #[serde(default)]
+    pub fail_on: PerCategory<FailOn>,
+    /// Findings tolerated at or above `fail_on`, per category (default 0).
+    #[serde(default)]
+    pub allow: PerCategory<u64>,
+}
+
+/// One optional value per finding category.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, bound(deserialize = "T: Deserialize<'de>"))]
+pub struct PerCategory<T> {
+    /// Vulnerabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vulnerability: Option<T>,
+    /// Secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<T>,
+    /// Lint findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lint: Option<T>,
+    /// Misconfigurations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub misconfiguration: Option<T>,
+}
+
+impl<T> Default for PerCategory<T> {
+    fn default() -> Self {
+        PerCategory {
+            vulnerability: None,
+            secret: None,
+            lint: None,
+            misconfiguration: None,
+        }
+    }
+}
+
+impl<T: Copy> PerCategory<T> {
+    /// The value for one category.
+    pub fn get(&self, category: Category) -> Option<T> {
+        match category {
+            Category::Vulnerability => self.vulnerability,
+            Category::Secret => self.secret,
+            Category::Lint => self.lint,
+            Category::Misconfiguration => self.misconfiguration,
+        }
+    }
+}
+
+impl SecurityRules {
+    /// The failing severity for a category: the setting, else the default (vulnerability high,
+    /// secret info — any secret —, lint high — SARIF `error` —, misconfiguration high).
+    pub fn fail_on(&self, category: Category) -> FailOn {
+        self.fail_on.get(category).unwrap_or(match category {
+            Category::Secret => FailOn::Info,
+            Category::Vulnerability | Category::Lint | Category::Misconfiguration => FailOn::High,
+        })
+    }
+
+    /// Findings tolerated for a category.
+    pub fn allow(&self, category: Category) -> u64 {
+        self.allow.get(category).unwrap_or(0)
+    }
+}
+
+/// Whether a rule blocks, warns or is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// A blocking issue.
+    #[default]
+    Block,
+    /// A warning.
+    Warn,
+    /// Not checked.
+    Off,
+}
+
+/// Rules on test results (checked when the fact set has `tests`).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestRules {
+    /// All tests must pass (default `block`).
+    #[serde(default)]
+    pub require_passing: Level,
+}
+
+/// Rules on line coverage.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoverageRules {
+    /// Minimum overall line coverage in percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum: Option<f64>,
+    /// Minimum line coverage per path prefix.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<PathCoverageRule>,
+    /// Whether a shortfall blocks or warns (default `block`).
+    #[serde(default)]
+    pub level: Level,
+}
+
+/// Minimum line coverage for the files under a path prefix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathCoverageRule {
+    /// Path prefix, e.g. `src/payments/`.
+    pub path: String,
+    /// Minimum line coverage in percent.
+    pub minimum: f64,
 }
 
 /// Weight overrides; unset weights come from the mode.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartialWeights {
-    readiness: Option<f64>,
-    mvp: Option<f64>,
-    security: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mvp: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<f64>,
 }
 
 /// Threshold overrides; unset thresholds come from the mode.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartialThresholds {
-    go: Option<f64>,
-    canary: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<f64>,
 }
 
 /// Penalty overrides; unset penalties are 0 / 5 / 10.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartialPenalties {
-    low: Option<f64>,
-    medium: Option<f64>,
-    high: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub low: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub medium: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high: Option<f64>,
 }
 
 /// Weights, thresholds and penalties after the mode and the overrides are combined.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Resolved {
     /// The mode.
     pub mode: Mode,
@@ -164,6 +343,12 @@ pub struct Resolved {
     pub thresholds: Thresholds,
     /// Effective penalties.
     pub penalties: Penalties,
+    /// Security rules.
+    pub security: SecurityRules,
+    /// Test rules.
+    pub tests: TestRules,
+    /// Coverage rules.
+    pub coverage: CoverageRules,
 }
 
 impl Settings {
@@ -221,11 +406,32 @@ impl Settings {
                 thresholds.go, thresholds.canary
             ));
         }
+        let minimums = self
+            .coverage
+            .minimum
+            .map(|m| ("coverage.minimum".to_owned(), m))
+            .into_iter()
+            .chain(self.coverage.paths.iter().map(|rule| {
+                (
+                    format!("coverage.paths[{}].minimum", rule.path),
+                    rule.minimum,
+                )
+            }));
+        for (name, value) in minimums {
+            if !(0.0..=100.0).contains(&value) {
+                return Err(format!(
+                    "setting `{name}` is {value}; it must be a percentage from 0 to 100"
+                ));
+            }
+        }
         Ok(Resolved {
             mode: self.mode,
             weights,
             thresholds,
             penalties,
+            security: self.security,
+            tests: self.tests,
+            coverage: self.coverage.clone(),
         })
     }
 }

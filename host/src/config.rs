@@ -1,0 +1,222 @@
+//! `preflight.toml`: the mode, the collectors and their inputs, the gate's settings and the
+//! policies to run. Unknown keys are errors that name the key and the line.
+
+use std::path::{Path, PathBuf};
+
+use preflight_gate::settings::{Mode, Settings as GateSettings};
+use preflight_sdk::facts::{Complexity, Project};
+use serde::Deserialize;
+
+use crate::facts::artifacts::ArtifactSpec;
+use crate::facts::checklist::ScoreSource;
+use crate::facts::coverage::CoverageInput;
+use crate::facts::input::line_column;
+use crate::facts::security::SecurityInputs;
+
+/// The file `preflight run` looks for in the working directory.
+pub const FILE_NAME: &str = "preflight.toml";
+
+/// A parsed `preflight.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Mode of the standard gate: `A`, `B` or `S`.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// Complexity of the change (a fact): `low`, `medium` or `high`.
+    #[serde(default)]
+    pub complexity: Option<Complexity>,
+    /// What is being released (a fact).
+    #[serde(default)]
+    pub project: Option<Project>,
+    /// Where the readiness and MVP scores come from.
+    #[serde(default)]
+    pub scores: ScoresConfig,
+    /// Scanner reports and an optional external verdict.
+    #[serde(default)]
+    pub security: Option<SecurityInputs>,
+    /// JUnit reports.
+    #[serde(default)]
+    pub tests: Option<TestsConfig>,
+    /// A coverage report.
+    #[serde(default)]
+    pub coverage: Option<CoverageInput>,
+    /// Required and optional artifacts.
+    #[serde(default)]
+    pub artifacts: Option<ArtifactSpec>,
+    /// Settings of the built-in `preflight-gate` policy.
+    #[serde(default)]
+    pub gate: Option<GateSettings>,
+    /// Policies to run besides the standard gate (or instead of its defaults).
+    #[serde(default, rename = "policy")]
+    pub policies: Vec<PolicyConfig>,
+}
+
+/// Score sources.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoresConfig {
+    /// Readiness: a number, `{ checklist = "docs/DOD_CHECKLIST.md" }` or `{ json, pointer }`.
+    #[serde(default)]
+    pub readiness: Option<ScoreSource>,
+    /// MVP completeness, likewise.
+    #[serde(default)]
+    pub mvp: Option<ScoreSource>,
+}
+
+/// JUnit inputs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestsConfig {
+    /// JUnit XML files or globs.
+    pub junit: Vec<String>,
+}
+
+/// One `[[policy]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// `builtin:NAME` or a path to a `.wasm` file (relative to the config file).
+    pub source: String,
+    /// Settings passed to the policy.
+    #[serde(default)]
+    pub settings: Option<toml::Table>,
+    /// Whether the policy's decision counts (default true). A policy that is not enforced is
+    /// reported, and its blocking issues become warnings.
+    #[serde(default = "yes")]
+    pub enforce: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `preflight.toml` could not be used.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file does not parse or has unknown keys.
+    #[error("`{path}` line {line}, column {column}: {message}")]
+    #[diagnostic(help("`preflight init` writes a commented example of every key"))]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file is valid TOML but contradicts itself.
+    #[error("`{path}`: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A loaded configuration and where it came from.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// The configuration (empty without a file).
+    pub config: Config,
+    /// The file, when there was one.
+    pub path: Option<PathBuf>,
+}
+
+impl Loaded {
+    /// The folder relative paths in the config are resolved against.
+    pub fn base(&self) -> PathBuf {
+        self.path
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .unwrap_or(Path::new("."))
+            .to_owned()
+    }
+}
+
+/// Loads `explicit`, or `preflight.toml` in the working directory when it exists.
+///
+/// # Errors
+/// A [`ConfigError`] naming the file, line and column.
+pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
+    let path = match explicit {
+        Some(path) => path.to_owned(),
+        None => {
+            let default = PathBuf::from(FILE_NAME);
+            if !default.is_file() {
+                return Ok(Loaded::default());
+            }
+            default
+        }
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let config = parse(&path, &text)?;
+    Ok(Loaded {
+        config,
+        path: Some(path),
+    })
+}
+
+/// Parses the text of a config file.
+///
+/// # Errors
+/// A [`ConfigError::Parse`] with the line and column of the first problem.
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let config: Config = toml::from_str(text).map_err(|err| {
+        let (line, column) = err
+            .span()
+            .map_or((1, 1), |span| line_column(text, span.start));
+        ConfigError::Parse {
+            path: path.to_owned(),
+            line,
+            column,
+            message: err.message().trim().to_owned(),
+        }
+    })?;
+    let table: toml::Table = toml::from_str(text).unwrap_or_default();
+    let gate_mode = table
+        .get("gate")
+        .and_then(|g| g.as_table())
+        .is_some_and(|g| g.contains_key("mode"));
+    if gate_mode && config.mode.is_some() {
+        return Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            message: "`mode` is set both at the top level and in [gate]; set it once".to_owned(),
+        });
+    }
+    let builtin_gate = config
+        .policies
+        .iter()
+        .any(|p| p.source == format!("builtin:{}", crate::builtin::GATE));
+    if builtin_gate && config.gate.is_some() {
+        return Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            message: "the standard gate's settings are given both in [gate] and in a [[policy]] with source `builtin:preflight-gate`; use one".to_owned(),
+        });
+    }
+    Ok(config)
+}
+
+/// The commented starter file `preflight init` writes.
+pub const STARTER: &str = include_str!("config/starter.toml");

@@ -1,0 +1,149 @@
+//! Test and coverage rules: the seed's definition of done.
+
+use preflight_sdk::Issue;
+use preflight_sdk::facts::{Coverage, TestResults};
+use serde_json::{Value, json};
+
+use crate::settings::{CoverageRules, Level, TestRules};
+
+/// Issues raised by a rule, sorted by level.
+#[derive(Debug, Default)]
+pub struct Findings {
+    /// Blocking issues.
+    pub blocking: Vec<Issue>,
+    /// Warnings.
+    pub warnings: Vec<Issue>,
+    /// Explanation for `details`.
+    pub details: Vec<Value>,
+}
+
+impl Findings {
+    fn raise(&mut self, level: Level, issue: Issue) {
+        match level {
+            Level::Block => self.blocking.push(issue),
+            Level::Warn => self.warnings.push(issue),
+            Level::Off => {}
+        }
+    }
+}
+
+/// Checks the test results.
+pub fn tests(results: Option<&TestResults>, rules: &TestRules, out: &mut Findings) {
+    let Some(results) = results else { return };
+    if rules.require_passing == Level::Off {
+        return;
+    }
+    let broken = results.failures + results.errors;
+    out.details.push(json!({
+        "rule": "tests.require_passing", "level": rules.require_passing,
+        "total": results.total, "failures": results.failures, "errors": results.errors,
+        "outcome": if broken == 0 && results.total > 0 { "pass" } else { "fail" },
+    }));
+    if results.total == 0 {
+        out.raise(
+            rules.require_passing,
+            Issue::new(
+                "tests.none_ran",
+                format!(
+                    "the JUnit report(s) {} hold no test cases (rule: tests.require_passing — an empty test run proves nothing)",
+                    results.files.join(", ")
+                ),
+            ),
+        );
+    } else if broken > 0 {
+        let names: Vec<&str> = results
+            .failed
+            .iter()
+            .take(5)
+            .map(|t| t.name.as_str())
+            .collect();
+        out.raise(
+            rules.require_passing,
+            Issue::new(
+                "tests.failing",
+                format!(
+                    "{broken} of {} tests did not pass ({} failed, {} errored; {} skipped) (rule: tests.require_passing: all tests pass). First: {}",
+                    results.total,
+                    results.failures,
+                    results.errors,
+                    results.skipped,
+                    names.join(", ")
+                ),
+            ),
+        );
+    }
+}
+
+/// Checks line coverage.
+pub fn coverage(coverage: Option<&Coverage>, rules: &CoverageRules, out: &mut Findings) {
+    if rules.minimum.is_none() && rules.paths.is_empty() {
+        return;
+    }
+    let Some(coverage) = coverage else {
+        out.raise(
+            rules.level,
+            Issue::new(
+                "coverage.missing",
+                "coverage rules are set but the fact set has no `coverage` (rule: coverage is required when a minimum is set)",
+            ),
+        );
+        return;
+    };
+    if let Some(minimum) = rules.minimum {
+        let percent = coverage.line_percent;
+        let ok = percent >= minimum;
+        out.details.push(json!({
+            "rule": "coverage.minimum", "path": null, "minimum": minimum,
+            "percent": round2(percent), "outcome": if ok { "pass" } else { "fail" },
+        }));
+        if !ok {
+            out.raise(
+                rules.level,
+                Issue::new(
+                    "coverage.below_minimum",
+                    format!(
+                        "line coverage is {:.2}% ({} of {} lines), below the minimum {minimum}% (rule: coverage.minimum)",
+                        percent, coverage.lines_covered, coverage.lines_total
+                    ),
+                ),
+            );
+        }
+    }
+    for rule in &rules.paths {
+        match coverage.under(&rule.path) {
+            None => out.raise(
+                rules.level,
+                Issue::new(
+                    "coverage.path_not_found",
+                    format!(
+                        "no file under `{}` appears in the coverage report `{}` (rule: coverage.paths — a path rule that matches nothing cannot pass)",
+                        rule.path, coverage.path
+                    ),
+                ),
+            ),
+            Some((covered, total, percent)) => {
+                let ok = percent >= rule.minimum;
+                out.details.push(json!({
+                    "rule": "coverage.paths", "path": rule.path, "minimum": rule.minimum,
+                    "percent": round2(percent), "outcome": if ok { "pass" } else { "fail" },
+                }));
+                if !ok {
+                    out.raise(
+                        rules.level,
+                        Issue::new(
+                            "coverage.path_below_minimum",
+                            format!(
+                                "line coverage under `{}` is {percent:.2}% ({covered} of {total} lines), below the minimum {}% (rule: coverage.paths)",
+                                rule.path, rule.minimum
+                            ),
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}

@@ -1,0 +1,160 @@
+//! The security gate: an external verdict, scanner findings, or both.
+
+use preflight_sdk::Issue;
+use preflight_sdk::facts::{Category, Finding, FindingCounts, GateVerdict, Security, Severity};
+use serde_json::{Value, json};
+
+use crate::settings::SecurityRules;
+
+/// Offending findings quoted in a blocking issue.
+const QUOTED: usize = 3;
+/// Locations attached to a blocking issue.
+const LOCATED: usize = 10;
+
+/// What the security gate decided.
+#[derive(Debug)]
+pub struct Outcome {
+    /// `PASS`, `FAIL`, or `None` without any evidence.
+    pub verdict: Option<GateVerdict>,
+    /// Blocking issues (empty when it passed).
+    pub blocking: Vec<Issue>,
+    /// Explanation for `details.security`.
+    pub details: Value,
+}
+
+/// Decides the security gate.
+pub fn gate(security: &Security, rules: &SecurityRules) -> Outcome {
+    let scanned = security.scans.is_some() || !security.findings.is_empty();
+    let mut blocking = Vec::new();
+    match security.gate {
+        Some(GateVerdict::Fail) => blocking.push(Issue::new(
+            "security.gate_failed",
+            "security gate is FAIL (rule: a failed security gate blocks the release; security score 0 of 10)",
+        )),
+        Some(GateVerdict::Pass) => {}
+        None if !scanned => {
+            return Outcome {
+                verdict: None,
+                blocking: vec![Issue::new(
+                    "security.no_evidence",
+                    "no security evidence: no `security.gate` verdict and no scanner reports (rule: the security gate fails closed without evidence)",
+                )],
+                details: json!({ "verdict": null, "evidence": "none" }),
+            };
+        }
+        None => {}
+    }
+    let counts = FindingCounts::of(&security.findings);
+    let mut rule_details = Vec::new();
+    if scanned {
+        for category in Category::ALL {
+            let fail_on = rules.fail_on(category);
+            let allow = rules.allow(category);
+            let Some(floor) = fail_on.severity() else {
+                rule_details.push(json!({
+                    "category": category.as_str(), "fail_on": "never", "allow": allow,
+                    "count": 0, "outcome": "off",
+                }));
+                continue;
+            };
+            let by_severity = counts.category(category);
+            let count = by_severity.at_least(floor);
+            let failed = count > allow;
+            rule_details.push(json!({
+                "category": category.as_str(), "fail_on": fail_on.as_str(), "allow": allow,
+                "count": count, "outcome": if failed { "fail" } else { "pass" },
+            }));
+            if failed {
+                blocking.push(category_issue(
+                    security,
+                    category,
+                    floor,
+                    count,
+                    allow,
+                    fail_on.as_str(),
+                ));
+            }
+        }
+    }
+    let verdict = if blocking.is_empty() {
+        GateVerdict::Pass
+    } else {
+        GateVerdict::Fail
+    };
+    let evidence = match (security.gate.is_some(), scanned) {
+        (true, true) => "gate+findings",
+        (true, false) => "gate",
+        _ => "findings",
+    };
+    Outcome {
+        verdict: Some(verdict),
+        blocking,
+        details: json!({
+            "verdict": verdict.as_str(),
+            "evidence": evidence,
+            "counts": counts,
+            "rules": rule_details,
+        }),
+    }
+}
+
+fn category_issue(
+    security: &Security,
+    category: Category,
+    floor: Severity,
+    count: u64,
+    allow: u64,
+    fail_on: &str,
+) -> Issue {
+    let mut offending: Vec<&Finding> = security
+        .findings
+        .iter()
+        .filter(|f| f.category == category && f.severity >= floor)
+        .collect();
+    offending.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let counts = FindingCounts::of(&security.findings);
+    let breakdown: Vec<String> = Severity::ALL
+        .iter()
+        .filter(|s| **s >= floor)
+        .filter_map(|s| {
+            let n = counts.category(category).get(*s);
+            (n > 0).then(|| format!("{n} {}", s.as_str()))
+        })
+        .collect();
+    let quoted: Vec<String> = offending.iter().take(QUOTED).map(|f| describe(f)).collect();
+    let mut message = format!(
+        "{count} {} finding(s) at or above {} ({}); {allow} allowed (rule: security.fail_on.{} = {fail_on}). First: {}",
+        category.as_str(),
+        floor.as_str(),
+        breakdown.join(", "),
+        category.as_str(),
+        quoted.join("; "),
+    );
+    if offending.len() > QUOTED {
+        message.push_str(&format!("; and {} more", offending.len() - QUOTED));
+    }
+    let mut issue = Issue::new(format!("security.{}", category.as_str()), message);
+    for finding in offending.iter().take(LOCATED) {
+        if let Some(location) = &finding.location {
+            issue = issue.at(location.clone());
+        }
+    }
+    issue
+}
+
+fn describe(finding: &Finding) -> String {
+    let place = finding
+        .location
+        .as_ref()
+        .map_or(String::new(), |l| match l.line {
+            Some(line) => format!(" at {}:{line}", l.path),
+            None => format!(" at {}", l.path),
+        });
+    let message: String = finding.message.chars().take(120).collect();
+    format!(
+        "[{}] {} {}: {message}{place}",
+        finding.tool,
+        finding.rule,
+        finding.severity.as_str()
+    )
+}
