@@ -12,5 +12,6 @@ mod cli;
 mod collectors;
 mod facts;
 mod hostile;
+mod python_service;
 mod schemas;
 mod support;

@@ -1,0 +1,1 @@
+"""A small order service used as the preflight example project."""

@@ -1,0 +1,395 @@
+//! End to end on `examples/python-service`: a project folder with checklists, SARIF, Ruff JSON,
+//! JUnit and lcov written by the real tools, gated in every report format.
+
+use std::path::PathBuf;
+
+use preflight::commands::run::{self, RunArgs};
+use preflight::inputs::InputArgs;
+use preflight::report::{Format, Report, text::Color};
+use serde_json::{Value, json};
+
+use crate::support::{preflight, repo, returning, run};
+
+fn example() -> PathBuf {
+    repo().join("examples/python-service")
+}
+
+fn config() -> PathBuf {
+    example().join("preflight.toml")
+}
+
+#[test]
+fn the_example_goes_with_an_explained_report() {
+    let (code, stdout, stderr) = run(preflight().arg("run").arg("--config").arg(config()));
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["decision"], "GO");
+    assert_eq!(
+        report["scores"],
+        json!({"readiness": 8.0, "mvp": 9.0, "security_gate": "PASS"})
+    );
+    assert_eq!(report["risk_score"], 17.5);
+    assert_eq!(report["artifacts_missing"], json!(["CHANGELOG.md"]));
+    let details = &report["policies"][0]["details"];
+    assert_eq!(
+        details["security"]["counts"]["vulnerability"]["low"], 4,
+        "bandit: B311, B404, B607, B603"
+    );
+    assert_eq!(
+        details["security"]["counts"]["vulnerability"]["medium"], 1,
+        "semgrep weak-hash-md5"
+    );
+    assert_eq!(details["security"]["counts"]["total"], 5);
+    let sources = &report["sources"];
+    assert!(
+        sources["config"]
+            .as_str()
+            .unwrap()
+            .ends_with("preflight.toml")
+    );
+    assert!(
+        sources["facts.scores.readiness"]
+            .as_str()
+            .unwrap()
+            .contains("checklist docs/DOD_CHECKLIST.md")
+    );
+    assert_eq!(sources["mode"], sources["config"]);
+    assert!(sources["facts.tests"].as_str().unwrap().contains("JUnit"));
+}
+
+#[test]
+fn flags_override_the_file_and_say_so() {
+    let (code, stdout, _) = run(preflight()
+        .arg("run")
+        .arg("--config")
+        .arg(config())
+        .args(["--mode", "S"]));
+    assert_eq!(code, 0);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["mode"], "S");
+    assert_eq!(report["sources"]["mode"], "--mode");
+}
+
+#[test]
+fn stricter_settings_block_with_the_offending_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let strict = std::fs::read_to_string(config()).unwrap().replace(
+        "[gate]\n",
+        "[gate]\nsecurity = { fail_on = { vulnerability = \"low\" } }\n",
+    );
+    let path = dir.path().join("strict.toml");
+    std::fs::write(&path, strict).unwrap();
+    let (code, stdout, _) = run(preflight()
+        .arg("run")
+        .arg("--config")
+        .arg(&path)
+        .arg("--root")
+        .arg(example()));
+    assert_eq!(code, 1);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["decision"], "NO_GO");
+    let issue = &report["blocking_issues"][0];
+    assert_eq!(issue["id"], "security.vulnerability");
+    let message = issue["message"].as_str().unwrap();
+    assert!(
+        message
+            .starts_with("5 vulnerability finding(s) at or above low (1 medium, 4 low); 0 allowed"),
+        "{message}"
+    );
+    assert!(
+        message.contains("weak-hash-md5"),
+        "the most severe finding is quoted first: {message}"
+    );
+    assert_eq!(issue["locations"][0]["path"], "src/orders/pricing.py");
+}
+
+#[test]
+fn every_format_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = |name: &str| dir.path().join(name);
+    let summary = out("summary.md");
+    std::fs::write(&summary, "# earlier step\n").unwrap();
+    let mut command = preflight();
+    command
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .arg("run")
+        .arg("--config")
+        .arg(config())
+        .arg(format!("--format=json={}", out("report.json").display()))
+        .arg(format!("--format=junit={}", out("junit.xml").display()))
+        .arg(format!("--format=sarif={}", out("report.sarif").display()))
+        .args(["--format", "markdown", "--output"])
+        .arg(out("report.md"))
+        .args(["--format", "github"]);
+    let (code, stdout, stderr) = run(&mut command);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("::group::preflight-gate 1.0.0: GO"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("::warning title=preflight-gate%3A artifacts.missing::"),
+        "{stdout}"
+    );
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out("report.json")).unwrap()).unwrap();
+    assert_eq!(report["decision"], "GO");
+    let junit = std::fs::read_to_string(out("junit.xml")).unwrap();
+    assert!(
+        junit
+            .contains("<testsuites name=\"preflight GO\" tests=\"2\" failures=\"0\" errors=\"0\">"),
+        "{junit}"
+    );
+    let sarif: Value =
+        serde_json::from_str(&std::fs::read_to_string(out("report.sarif")).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["ruleId"],
+        "artifacts.missing"
+    );
+    assert!(
+        std::fs::read_to_string(out("report.md"))
+            .unwrap()
+            .starts_with("## preflight: ✅ GO")
+    );
+    let appended = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        appended.starts_with("# earlier step\n## preflight: ✅ GO"),
+        "{appended}"
+    );
+}
+
+#[test]
+fn record_and_replay_give_the_same_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("facts.json");
+    let (code, _, stderr) = run(preflight()
+        .arg("facts")
+        .arg("--config")
+        .arg(config())
+        .arg("--output")
+        .arg(&saved));
+    assert_eq!(code, 0, "{stderr}");
+    let (code, live, _) = run(preflight().arg("run").arg("--config").arg(config()));
+    assert_eq!(code, 0);
+    let (replay_code, replay, stderr) = run(preflight()
+        .current_dir(dir.path())
+        .arg("run")
+        .arg("--config")
+        .arg(config())
+        .arg("--facts")
+        .arg(&saved)
+        .arg("--no-collect"));
+    assert_eq!(replay_code, code, "{stderr}");
+    let (live, replay): (Value, Value) = (
+        serde_json::from_str(&live).unwrap(),
+        serde_json::from_str(&replay).unwrap(),
+    );
+    assert_eq!(live["facts_sha256"], replay["facts_sha256"]);
+    assert_eq!(live["decision"], replay["decision"]);
+    assert_eq!(
+        live["policies"][0]["details"],
+        replay["policies"][0]["details"]
+    );
+}
+
+#[test]
+fn a_policy_that_is_not_enforced_cannot_change_the_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = returning(
+        "no-fridays",
+        br#"{"decision":"NO_GO","blocking_issues":[{"id":"calendar.friday","message":"no deploys on Fridays"}],"warnings":[],"details":{}}"#,
+    );
+    std::fs::write(dir.path().join("no-fridays.wasm"), module).unwrap();
+    let text = std::fs::read_to_string(config()).unwrap()
+        + "\n[[policy]]\nsource = \"no-fridays.wasm\"\nenforce = false\n";
+    std::fs::write(dir.path().join("preflight.toml"), text).unwrap();
+    let (code, stdout, _) = run(preflight()
+        .arg("run")
+        .arg("--config")
+        .arg(dir.path().join("preflight.toml"))
+        .arg("--root")
+        .arg(example()));
+    assert_eq!(code, 0);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["decision"], "GO");
+    assert_eq!(report["policies"][1]["enforced"], false);
+    assert_eq!(report["policies"][1]["decision"], "NO_GO");
+    let warning = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == "calendar.friday")
+        .unwrap();
+    assert!(
+        warning["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("(not enforced)")
+    );
+
+    // Enforced, the same policy blocks.
+    let text = std::fs::read_to_string(dir.path().join("preflight.toml"))
+        .unwrap()
+        .replace("enforce = false", "enforce = true");
+    std::fs::write(dir.path().join("preflight.toml"), text).unwrap();
+    let (code, _, _) = run(preflight()
+        .arg("run")
+        .arg("--config")
+        .arg(dir.path().join("preflight.toml"))
+        .arg("--root")
+        .arg(example()));
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn unknown_config_key_names_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("preflight.toml");
+    std::fs::write(&path, "mode = \"B\"\n\n[security]\nsarfi = [\"x.sarif\"]\n").unwrap();
+    let (code, stdout, stderr) = run(preflight().arg("run").arg("--config").arg(&path));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("line 4") && stderr.contains("sarfi"),
+        "{stderr}"
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["decision"], "NO_GO");
+    assert_eq!(report["blocking_issues"][0]["id"], "config.invalid");
+}
+
+#[test]
+fn missing_scanner_report_is_an_error_not_a_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("preflight.toml");
+    std::fs::write(&path, "complexity = \"low\"\n[scores]\nreadiness = 9\nmvp = 9\n[security]\nsarif = [\"reports/semgrep.sarif\"]\n").unwrap();
+    let (code, stdout, stderr) = run(preflight().arg("run").arg("--config").arg(&path));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("reports/semgrep.sarif"), "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()["decision"],
+        "NO_GO"
+    );
+}
+
+#[test]
+fn empty_security_section_is_not_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("preflight.toml");
+    std::fs::write(
+        &path,
+        "complexity = \"low\"\n[scores]\nreadiness = 9\nmvp = 9\n[security]\n",
+    )
+    .unwrap();
+    let (code, stdout, _) = run(preflight().arg("run").arg("--config").arg(&path));
+    assert_eq!(code, 1);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["blocking_issues"][0]["id"], "security.no_evidence");
+}
+
+#[test]
+fn init_writes_a_starter_that_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, _) = run(preflight().current_dir(dir.path()).arg("init"));
+    assert_eq!(code, 0);
+    let text = std::fs::read_to_string(dir.path().join("preflight.toml")).unwrap();
+    preflight::config::parse(&dir.path().join("preflight.toml"), &text).unwrap();
+    let (code, _, stderr) = run(preflight().current_dir(dir.path()).arg("init"));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("already exists"));
+    // With the checklist it names in place, the starter runs end to end.
+    std::fs::create_dir_all(dir.path().join("docs")).unwrap();
+    std::fs::write(
+        dir.path().join("docs/DOD_CHECKLIST.md"),
+        "- [x] a\n- [x] b\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) =
+        run(preflight()
+            .current_dir(dir.path())
+            .args(["run", "--fact", "security.gate=PASS"]));
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    // readiness 10, mvp 7, PASS, medium: (5 + 3.5 + 2) / 1.2 = 8.75 → 17.5
+    assert_eq!(report["risk_score"], 17.5);
+}
+
+/// The report with its run-dependent values (timings, module digests, paths) fixed.
+fn stable_report() -> Report {
+    let args = RunArgs {
+        inputs: InputArgs {
+            config: Some(config()),
+            ..InputArgs::default()
+        },
+        format: Vec::new(),
+        output: Vec::new(),
+        dry_run: false,
+        verbose: false,
+        timeout_ms: 1000,
+        fuel: preflight::sandbox::Limits::default().fuel,
+        memory_limit: 64,
+    };
+    let mut report = run::evaluate(&args).report;
+    for policy in &mut report.policies {
+        policy.elapsed_ms = 0.0;
+        policy.fuel_used = None;
+        policy.sha256 = Some("0".repeat(64));
+    }
+    report.preflight_version = "0.0.0".to_owned();
+    report.sources.clear();
+    report
+}
+
+#[test]
+fn snapshots_of_every_format() {
+    let report = stable_report();
+    insta::assert_snapshot!(
+        "python_service_text",
+        report.render(Format::Text, Color::Off)
+    );
+    insta::assert_snapshot!(
+        "python_service_markdown",
+        report.render(Format::Markdown, Color::Off)
+    );
+    insta::assert_snapshot!(
+        "python_service_junit",
+        report.render(Format::Junit, Color::Off)
+    );
+    insta::assert_snapshot!(
+        "python_service_sarif",
+        report.render(Format::Sarif, Color::Off)
+    );
+    insta::assert_snapshot!(
+        "python_service_github",
+        report.render(Format::Github, Color::Off)
+    );
+}
+
+#[test]
+fn snapshots_of_a_blocked_release() {
+    let mut report = stable_report();
+    report.decision = preflight_sdk::Decision::NoGo;
+    let issue = preflight_sdk::Issue::new(
+        "security.secret",
+        "1 secret finding(s) at or above info: \"api_key\" | 100% leaked,\nsee app.py",
+    )
+    .at(preflight_sdk::Location {
+        path: "app/settings, prod.py".into(),
+        line: Some(12),
+        column: Some(5),
+    });
+    report.policies[0].blocking_issues.push(issue.clone());
+    report.policies[0].decision = preflight_sdk::Decision::NoGo;
+    report
+        .blocking_issues
+        .push(preflight::report::ReportIssue::from_issue(
+            "preflight-gate",
+            &issue,
+        ));
+    insta::assert_snapshot!("blocked_github", report.render(Format::Github, Color::Off));
+    insta::assert_snapshot!("blocked_junit", report.render(Format::Junit, Color::Off));
+    insta::assert_snapshot!(
+        "blocked_markdown",
+        report.render(Format::Markdown, Color::Off)
+    );
+}
