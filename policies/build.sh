@@ -15,7 +15,7 @@ dist="$root/policies/dist"
 check=false
 [[ "${1:-}" == "--check" ]] && check=true
 
-policies=(preflight-gate)
+policies=(preflight-gate canary-judge)
 target=wasm32-unknown-unknown
 target_dir="$root/target/policy-build"
 

@@ -13,10 +13,16 @@ pub struct Builtin {
 }
 
 /// Every built-in policy.
-pub const BUILTINS: &[Builtin] = &[Builtin {
-    name: "preflight-gate",
-    wasm: include_bytes!("../../policies/dist/preflight-gate.wasm"),
-}];
+pub const BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "preflight-gate",
+        wasm: include_bytes!("../../policies/dist/preflight-gate.wasm"),
+    },
+    Builtin {
+        name: "canary-judge",
+        wasm: include_bytes!("../../policies/dist/canary-judge.wasm"),
+    },
+];
 
 /// The built-in policy with this name.
 pub fn find(name: &str) -> Option<&'static Builtin> {
@@ -25,3 +31,6 @@ pub fn find(name: &str) -> Option<&'static Builtin> {
 
 /// The standard gate's name.
 pub const GATE: &str = "preflight-gate";
+
+/// The standard canary judge's name.
+pub const JUDGE: &str = "canary-judge";

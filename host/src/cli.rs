@@ -2,7 +2,9 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{facts::FactsArgs, init::InitArgs, run::RunArgs, schema::SchemaArgs};
+use crate::commands::{
+    canary::CanaryArgs, facts::FactsArgs, init::InitArgs, run::RunArgs, schema::SchemaArgs,
+};
 
 /// preflight: may this build ship? Gathers facts about a release, runs sandboxed WebAssembly
 /// policies on them and prints a report with an exit code CI can branch on
@@ -24,6 +26,8 @@ pub enum Command {
     Facts(FactsArgs),
     /// Write a commented starter preflight.toml.
     Init(InitArgs),
+    /// Canary analysis against Prometheus: `analyze` once, or `monitor` over time.
+    Canary(CanaryArgs),
     /// Print a JSON Schema: `facts`, `policy-output` or `report`.
     Schema(SchemaArgs),
 }

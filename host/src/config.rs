@@ -50,6 +50,30 @@ pub struct Config {
     /// Policies to run besides the standard gate (or instead of its defaults).
     #[serde(default, rename = "policy")]
     pub policies: Vec<PolicyConfig>,
+    /// Canary analysis: Prometheus, selectors, metric definitions, judge settings.
+    #[serde(default)]
+    pub canary: Option<CanaryConfig>,
+}
+
+/// `[canary]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CanaryConfig {
+    /// Prometheus base URL.
+    #[serde(default)]
+    pub prometheus: Option<String>,
+    /// Baseline label selector.
+    #[serde(default)]
+    pub baseline: Option<String>,
+    /// Canary label selector.
+    #[serde(default)]
+    pub canary: Option<String>,
+    /// Metric definitions (`[[canary.metric]]`); the seed's three when absent.
+    #[serde(default, rename = "metric")]
+    pub metrics: Vec<crate::canary::MetricDef>,
+    /// Settings of the built-in `canary-judge`.
+    #[serde(default)]
+    pub judge: Option<canary_judge::settings::Settings>,
 }
 
 /// Score sources.

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod builtin;
+pub mod canary;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -10,6 +11,7 @@ pub mod evaluate;
 pub mod exit;
 pub mod facts;
 pub mod inputs;
+pub mod prometheus;
 pub mod report;
 pub mod sandbox;
 pub mod schema;

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Facts(args) => commands::facts::facts(args),
         Command::Init(args) => commands::init::init(args),
+        Command::Canary(args) => commands::canary::canary(args),
         Command::Schema(args) => commands::schema::schema(args),
     }
 }

@@ -46,6 +46,19 @@ impl SchemaKind {
             SchemaKind::Report => schemars::schema_for!(Report),
         };
         let mut value = schema.to_value();
+        if self != SchemaKind::Report {
+            // Optional input fields are left out rather than null, so their schemas stay plain
+            // and a wrong value is reported at its own pointer, not as "not valid under anyOf".
+            drop_null(&mut value);
+        }
+        if self == SchemaKind::Facts
+            && let Value::Object(map) = &mut value
+        {
+            map.insert(
+                "anyOf".to_owned(),
+                serde_json::json!([{ "required": RELEASE_REQUIRED }, { "required": ["canary"] }]),
+            );
+        }
         if let Value::Object(map) = &mut value {
             map.insert(
                 "$id".to_owned(),
@@ -65,6 +78,40 @@ impl SchemaKind {
         text
     }
 }
+
+/// Removes `null` from optional fields: `anyOf [T, null]` becomes `T`, `type [t, null]` `t`.
+fn drop_null(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types.remove(0);
+                    map.insert("type".to_owned(), only);
+                }
+            }
+            if let Some(Value::Array(options)) = map.get_mut("anyOf") {
+                options.retain(|o| o != &serde_json::json!({ "type": "null" }));
+                if options.len() == 1
+                    && let Value::Object(only) = options.remove(0)
+                {
+                    map.remove("anyOf");
+                    for (key, value) in only {
+                        map.entry(key).or_insert(value);
+                    }
+                }
+            }
+            for child in map.values_mut() {
+                drop_null(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null),
+        _ => {}
+    }
+}
+
+/// What a release fact set (one without `canary`) must have.
+const RELEASE_REQUIRED: [&str; 3] = ["scores", "security", "complexity"];
 
 /// One way a document breaks its schema.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -95,6 +142,25 @@ pub fn join(violations: &[Violation]) -> String {
         .join("; ")
 }
 
+/// The facts schema with the release fields required, for clear messages on release fact sets.
+fn release_validator() -> Result<&'static jsonschema::Validator, Violation> {
+    static RELEASE: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
+    RELEASE
+        .get_or_init(|| {
+            let mut schema = SchemaKind::Facts.generate();
+            if let Value::Object(map) = &mut schema {
+                map.remove("anyOf");
+                map.insert("required".to_owned(), serde_json::json!(RELEASE_REQUIRED));
+            }
+            jsonschema::validator_for(&schema).map_err(|err| err.to_string())
+        })
+        .as_ref()
+        .map_err(|message| Violation {
+            pointer: String::new(),
+            message: format!("the facts schema does not compile: {message}"),
+        })
+}
+
 fn validator(kind: SchemaKind) -> Result<&'static jsonschema::Validator, Violation> {
     static FACTS: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
     static OUTPUT: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
@@ -120,7 +186,13 @@ fn validator(kind: SchemaKind) -> Result<&'static jsonschema::Validator, Violati
 /// # Errors
 /// Every violation, each with its JSON pointer, sorted by pointer.
 pub fn validate(kind: SchemaKind, document: &Value) -> Result<(), Vec<Violation>> {
-    let validator = validator(kind).map_err(|violation| vec![violation])?;
+    let release = kind == SchemaKind::Facts && document.get("canary").is_none();
+    let validator = if release {
+        release_validator()
+    } else {
+        validator(kind)
+    }
+    .map_err(|violation| vec![violation])?;
     let mut violations: Vec<Violation> = validator
         .iter_errors(document)
         .map(|error| Violation {

@@ -15,12 +15,17 @@ pub struct FactSet {
     /// What is being released, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<Project>,
-    /// Readiness and MVP scores, each from 0 to 10.
-    pub scores: Scores,
+    /// Readiness and MVP scores, each from 0 to 10. Required unless the fact set is a canary
+    /// analysis (has `canary`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scores: Option<Scores>,
     /// The security evidence: a verdict from an earlier gate, scanner findings, or both.
+    /// Required unless the fact set has `canary`.
+    #[serde(default)]
     pub security: Security,
-    /// How risky the change is by size and reach.
-    pub complexity: Complexity,
+    /// How risky the change is by size and reach. Required unless the fact set has `canary`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complexity: Option<Complexity>,
     /// Required and optional files of the release, and which of them are missing.
     #[serde(default)]
     pub artifacts: Artifacts,
@@ -33,6 +38,9 @@ pub struct FactSet {
     /// Line coverage from lcov or Cobertura, when collected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coverage: Option<Coverage>,
+    /// Baseline and canary metrics from Prometheus, for canary analysis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<crate::canary::Canary>,
 }
 
 /// What is being released.

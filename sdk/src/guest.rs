@@ -103,7 +103,8 @@ pub use wasm::{alloc, evaluate};
 /// use preflight_sdk::{Decision, PolicyInput, PolicyOutput};
 ///
 /// fn evaluate(input: PolicyInput) -> PolicyOutput {
-///     if input.facts.scores.readiness >= 8.0 {
+///     let readiness = input.facts.scores.map_or(0.0, |scores| scores.readiness);
+///     if readiness >= 8.0 {
 ///         PolicyOutput::new(Decision::Go)
 ///     } else {
 ///         PolicyOutput::new(Decision::GoWithCaution)

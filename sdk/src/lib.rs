@@ -1,12 +1,14 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+pub mod canary;
 pub mod facts;
 pub mod guest;
 pub mod log;
 pub mod policy;
 #[cfg(feature = "schema")]
 pub mod schema_support;
+pub mod stats;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 

@@ -4,20 +4,29 @@
 use preflight::{evaluate, facts};
 use preflight_sdk::testing::Case;
 
-use crate::support::{builtin_gate, repo, runtime, test_limits};
+use crate::support::{builtin, repo, runtime, test_limits};
 
 #[test]
 fn preflight_gate_cases_run_as_wasm() {
-    let dir = repo().join("policies/preflight-gate/cases");
+    run_builtin_cases("preflight-gate", 20);
+}
+
+#[test]
+fn canary_judge_cases_run_as_wasm() {
+    run_builtin_cases("canary-judge", 20);
+}
+
+fn run_builtin_cases(name: &str, at_least: usize) {
+    let dir = repo().join("policies").join(name).join("cases");
     let cases = Case::load_dir(&dir).unwrap();
-    assert!(cases.len() >= 20, "only {} cases", cases.len());
+    assert!(cases.len() >= at_least, "only {} cases", cases.len());
     let runtime = runtime(test_limits());
     let mut failures = Vec::new();
     for (path, case) in &cases {
         let facts = facts::from_value(case.facts().clone()).unwrap_or_else(|err| {
             panic!("{}: facts do not match the schema: {err}", path.display())
         });
-        let loaded = builtin_gate(&runtime, case.settings.clone());
+        let loaded = builtin(&runtime, name, case.settings.clone());
         let (result, _logs) = evaluate::run_one(&runtime, &loaded, &facts);
         let problems = match &result.error {
             Some(error) => case.check_error(error),

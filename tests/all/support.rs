@@ -52,12 +52,12 @@ pub fn test_limits() -> Limits {
     }
 }
 
-/// Loads the built-in gate.
-pub fn builtin_gate(runtime: &Runtime, settings: Value) -> Loaded {
+/// Loads a built-in policy.
+pub fn builtin(runtime: &Runtime, name: &str, settings: Value) -> Loaded {
     evaluate::load(
         runtime,
         &PolicySpec {
-            source: PolicySource::Builtin("preflight-gate".into()),
+            source: PolicySource::Builtin(name.into()),
             settings,
             enforce: true,
         },

@@ -42,13 +42,22 @@ pub fn evaluate(input: PolicyInput) -> PolicyOutput {
 
 fn gate(input: &PolicyInput, settings: &Resolved) -> PolicyOutput {
     let facts = &input.facts;
+    let Some(scores) = facts.scores else {
+        return PolicyOutput::blocked(Issue::new(
+            "facts.missing",
+            "the fact set has no `scores` (readiness and MVP); the standard gate needs them",
+        ));
+    };
+    let Some(complexity) = facts.complexity else {
+        return PolicyOutput::blocked(Issue::new(
+            "facts.missing",
+            "the fact set has no `complexity`; the standard gate needs it",
+        ));
+    };
     let mut blocking = Vec::new();
     let mut warnings = Vec::new();
 
-    for (name, value) in [
-        ("readiness", facts.scores.readiness),
-        ("mvp", facts.scores.mvp),
-    ] {
+    for (name, value) in [("readiness", scores.readiness), ("mvp", scores.mvp)] {
         if !(0.0..=10.0).contains(&value) {
             blocking.push(Issue::new(
                 "facts.score_out_of_range",
@@ -68,11 +77,11 @@ fn gate(input: &PolicyInput, settings: &Resolved) -> PolicyOutput {
 
     let weights = settings.weights;
     let weight_sum = weights.readiness + weights.mvp + weights.security;
-    let weighted = (weights.readiness * facts.scores.readiness
-        + weights.mvp * facts.scores.mvp
+    let weighted = (weights.readiness * scores.readiness
+        + weights.mvp * scores.mvp
         + weights.security * security_score)
         / weight_sum;
-    let penalty = match facts.complexity {
+    let penalty = match complexity {
         Complexity::Low => settings.penalties.low,
         Complexity::Medium => settings.penalties.medium,
         Complexity::High => settings.penalties.high,
@@ -141,13 +150,13 @@ fn gate(input: &PolicyInput, settings: &Resolved) -> PolicyOutput {
         "mode": settings.mode.as_str(),
         "weights": weights,
         "scores": {
-            "readiness": facts.scores.readiness,
-            "mvp": facts.scores.mvp,
+            "readiness": scores.readiness,
+            "mvp": scores.mvp,
             "security_gate": security_gate.map(GateVerdict::as_str),
             "security": security_score,
         },
         "weighted_score": round4(weighted),
-        "complexity": facts.complexity.as_str(),
+        "complexity": complexity.as_str(),
         "penalty": penalty,
         "penalties": settings.penalties,
         "risk_score": risk,

@@ -1,0 +1,184 @@
+//! The `canary` section of a fact set: baseline and canary metric series from Prometheus, and
+//! the definition of each metric, so a canary analysis can be recorded and replayed.
+
+use serde::{Deserialize, Serialize};
+
+/// A canary analysis: where the data came from and every metric's series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct Canary {
+    /// The Prometheus the data came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<String>,
+    /// Label selector of the baseline, e.g. `job="api",track="baseline"`.
+    pub baseline: String,
+    /// Label selector of the canary.
+    pub canary: String,
+    /// Window start, Unix seconds.
+    pub start: f64,
+    /// Window end, Unix seconds.
+    pub end: f64,
+    /// Resolution, seconds.
+    pub step: f64,
+    /// The metrics.
+    pub metrics: Vec<Metric>,
+}
+
+/// How a metric is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum MetricKind {
+    /// Canary against baseline (Mann-Whitney U, Hodges-Lehmann, mean ratio).
+    Compare,
+    /// Canary against absolute bounds.
+    Threshold,
+}
+
+/// Which change of a metric is bad.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// An increase is bad (latency, errors).
+    Increase,
+    /// A decrease is bad (throughput, success rate).
+    Decrease,
+    /// Either change is bad.
+    Either,
+}
+
+/// A metric's definition and data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct Metric {
+    /// Name, e.g. `p95_latency`.
+    pub name: String,
+    /// `compare` or `threshold`.
+    pub kind: MetricKind,
+    /// Which change is bad (compare metrics).
+    pub direction: Direction,
+    /// A critical metric that does not pass fails the whole analysis.
+    #[serde(default)]
+    pub critical: bool,
+    /// A metric without data fails the analysis instead of being left out of the score.
+    #[serde(default)]
+    pub must_have_data: bool,
+    /// Largest tolerated canary/baseline mean ratio for an increase, e.g. 1.2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_increase: Option<f64>,
+    /// Smallest tolerated canary/baseline mean ratio for a decrease, e.g. 0.8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_decrease: Option<f64>,
+    /// Differences of means at or below this are never a failure (noise floor), e.g. 0.001.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub absolute_tolerance: Option<f64>,
+    /// Upper bound on every canary value (threshold metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// Lower bound on every canary value (threshold metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Weight in the score (default 1).
+    #[serde(default = "one")]
+    pub weight: f64,
+    /// The baseline series (compare metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Series>,
+    /// The canary series.
+    pub canary: Series,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// One range query's result.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct Series {
+    /// The PromQL that was run.
+    pub query: String,
+    /// Sample times, Unix seconds.
+    #[serde(default)]
+    pub timestamps: Vec<f64>,
+    /// Sample values; `"NaN"`, `"+Inf"` and `"-Inf"` as strings, as Prometheus writes them.
+    #[serde(default)]
+    pub values: Vec<Sample>,
+    /// Warnings Prometheus returned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Why there is no data: the query failed, timed out, returned an error or several series.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Series {
+    /// The values as doubles (NaN and infinities included).
+    pub fn numbers(&self) -> Vec<f64> {
+        self.values.iter().map(|s| s.0).collect()
+    }
+}
+
+/// A sample value: a JSON number, or `"NaN"`, `"+Inf"`, `"-Inf"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample(pub f64);
+
+impl Serialize for Sample {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let v = self.0;
+        if v.is_nan() {
+            serializer.serialize_str("NaN")
+        } else if v == f64::INFINITY {
+            serializer.serialize_str("+Inf")
+        } else if v == f64::NEG_INFINITY {
+            serializer.serialize_str("-Inf")
+        } else {
+            serializer.serialize_f64(v)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Sample {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(v) => Ok(Sample(v)),
+            Raw::Text(text) => parse_sample(&text)
+                .map(Sample)
+                .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a sample value"))),
+        }
+    }
+}
+
+/// Parses a Prometheus sample string: a number, `NaN`, `+Inf`, `-Inf`, `Inf`.
+pub fn parse_sample(text: &str) -> Option<f64> {
+    match text {
+        "NaN" => Some(f64::NAN),
+        "+Inf" | "Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        other => other.parse::<f64>().ok().filter(|v| v.is_finite()),
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Sample {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Sample".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A sample value: a number, or \"NaN\", \"+Inf\", \"-Inf\".",
+            "anyOf": [{ "type": "number" }, { "enum": ["NaN", "+Inf", "-Inf"] }]
+        })
+    }
+}
