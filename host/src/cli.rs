@@ -3,7 +3,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    canary::CanaryArgs, facts::FactsArgs, init::InitArgs, run::RunArgs, schema::SchemaArgs,
+    canary::CanaryArgs, facts::FactsArgs, init::InitArgs, policy::PolicyArgs, run::RunArgs,
+    schema::SchemaArgs, test::TestArgs,
 };
 
 /// preflight: may this build ship? Gathers facts about a release, runs sandboxed WebAssembly
@@ -28,6 +29,10 @@ pub enum Command {
     Init(InitArgs),
     /// Canary analysis against Prometheus: `analyze` once, or `monitor` over time.
     Canary(CanaryArgs),
+    /// Run decision case files against a policy in the sandbox.
+    Test(TestArgs),
+    /// Pin, list and inspect policy modules.
+    Policy(PolicyArgs),
     /// Print a JSON Schema: `facts`, `policy-output` or `report`.
     Schema(SchemaArgs),
 }

@@ -3,5 +3,7 @@
 pub mod canary;
 pub mod facts;
 pub mod init;
+pub mod policy;
 pub mod run;
 pub mod schema;
+pub mod test;

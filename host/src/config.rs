@@ -105,6 +105,12 @@ pub struct PolicyConfig {
     /// Settings passed to the policy.
     #[serde(default)]
     pub settings: Option<toml::Table>,
+    /// A semver requirement on the module's version, e.g. `^1.2`.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The module's expected sha256; checked before it is compiled.
+    #[serde(default)]
+    pub sha256: Option<String>,
     /// Whether the policy's decision counts (default true). A policy that is not enforced is
     /// reported, and its blocking issues become warnings.
     #[serde(default = "yes")]

@@ -38,6 +38,19 @@ pub struct PolicySpec {
     pub settings: Value,
     /// Whether its decision counts.
     pub enforce: bool,
+    /// What the module must be, checked before it is compiled.
+    pub pin: Pin,
+}
+
+/// Constraints on a module's bytes and version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pin {
+    /// Expected sha256 and where the expectation comes from (`preflight.toml`, `preflight.lock`).
+    pub sha256: Vec<(String, String)>,
+    /// A semver requirement on the module's metadata version.
+    pub version: Option<String>,
+    /// Refuse the module unless `sha256` is pinned (`--locked`).
+    pub locked: bool,
 }
 
 /// A module that could not be read or loaded.
@@ -70,6 +83,47 @@ pub enum LoadError {
         /// The name.
         name: String,
     },
+    /// The module's bytes are not the pinned ones.
+    #[error(
+        "policy `{source_name}`: sha256 mismatch: expected {expected} ({pinned_by}), got {actual}"
+    )]
+    #[diagnostic(help(
+        "the module changed since it was approved: review it, then run `preflight policy lock` to pin the new bytes"
+    ))]
+    DigestMismatch {
+        /// The source.
+        source_name: String,
+        /// The pinned digest.
+        expected: String,
+        /// The module's digest.
+        actual: String,
+        /// Where the pin is.
+        pinned_by: String,
+    },
+    /// The module's version is outside the requirement.
+    #[error(
+        "policy `{source_name}`: version {actual} does not satisfy the requirement `{requirement}`"
+    )]
+    #[diagnostic(help(
+        "pin a module whose metadata version matches, or change `version` in preflight.toml"
+    ))]
+    VersionMismatch {
+        /// The source.
+        source_name: String,
+        /// The requirement.
+        requirement: String,
+        /// The module's version.
+        actual: String,
+    },
+    /// `--locked` and the module is not in the lock file.
+    #[error(
+        "policy `{source_name}` is not in preflight.lock, and --locked refuses unpinned modules"
+    )]
+    #[diagnostic(help("run `preflight policy lock` and commit preflight.lock"))]
+    NotLocked {
+        /// The source.
+        source_name: String,
+    },
     /// The module is not a valid policy.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -82,6 +136,9 @@ impl LoadError {
         match self {
             LoadError::Read { .. } => "policy.unreadable",
             LoadError::UnknownBuiltin { .. } => "policy.unknown_builtin",
+            LoadError::DigestMismatch { .. } => "policy.digest_mismatch",
+            LoadError::VersionMismatch { .. } => "policy.version_mismatch",
+            LoadError::NotLocked { .. } => "policy.not_locked",
             LoadError::Policy(err) => err.id(),
         }
     }
@@ -126,6 +183,43 @@ pub fn load(runtime: &Runtime, spec: &PolicySpec) -> Result<Loaded, LoadFailure>
             &owned
         }
     };
+    let sha256 = sha256_hex(bytes);
+    let refuse = |error: LoadError| LoadFailure {
+        source: source.clone(),
+        sha256: Some(sha256.clone()),
+        error: Box::new(error),
+    };
+    // Every check on the bytes happens before they are compiled.
+    if spec.pin.locked && spec.pin.sha256.is_empty() {
+        return Err(refuse(LoadError::NotLocked {
+            source_name: source.clone(),
+        }));
+    }
+    for (expected, pinned_by) in &spec.pin.sha256 {
+        if !expected.eq_ignore_ascii_case(&sha256) {
+            return Err(refuse(LoadError::DigestMismatch {
+                source_name: source.clone(),
+                expected: expected.clone(),
+                actual: sha256.clone(),
+                pinned_by: pinned_by.clone(),
+            }));
+        }
+    }
+    if let Some(requirement) = &spec.pin.version {
+        let metadata =
+            crate::sandbox::metadata::read(&source, bytes).map_err(|err| refuse(err.into()))?;
+        let matches = semver::VersionReq::parse(requirement)
+            .ok()
+            .zip(semver::Version::parse(&metadata.version).ok())
+            .is_some_and(|(req, version)| req.matches(&version));
+        if !matches {
+            return Err(refuse(LoadError::VersionMismatch {
+                source_name: source.clone(),
+                requirement: requirement.clone(),
+                actual: metadata.version,
+            }));
+        }
+    }
     let policy = runtime.load(&source, bytes).map_err(|err| LoadFailure {
         source: source.clone(),
         sha256: Some(sha256_hex(bytes)),

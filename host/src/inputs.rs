@@ -66,6 +66,9 @@ pub struct InputArgs {
     /// An extra policy module to run; repeatable.
     #[arg(long = "policy", value_name = "FILE.wasm")]
     pub policy: Vec<PathBuf>,
+    /// Refuse any policy module that is not pinned in preflight.lock (what CI uses).
+    #[arg(long)]
+    pub locked: bool,
 }
 
 /// Everything a run needs to know before it starts.
@@ -125,7 +128,8 @@ pub fn plan(args: &InputArgs) -> Result<Plan, ConfigError> {
         collect: !args.no_collect,
         collectors,
     };
-    let specs = specs(args, &loaded, &mut provenance)?;
+    let mut specs = specs(args, &loaded, &mut provenance)?;
+    apply_lock(&loaded, args.locked, &mut specs, &mut provenance)?;
     Ok(Plan {
         sources,
         specs,
@@ -153,6 +157,7 @@ fn specs(
         source: PolicySource::Builtin(builtin::GATE.to_owned()),
         settings: Value::Object(Map::new()),
         enforce: true,
+        pin: crate::evaluate::Pin::default(),
     };
     provenance.insert("gate.settings".to_owned(), "default".to_owned());
     if let Some(settings) = &config.gate {
@@ -168,6 +173,10 @@ fn specs(
         if entry.source == gate_source {
             gate.settings = settings;
             gate.enforce = entry.enforce;
+            gate.pin.version = entry.version.clone();
+            if let Some(sha256) = &entry.sha256 {
+                gate.pin.sha256.push((sha256.clone(), file.clone()));
+            }
             provenance.insert("gate.settings".to_owned(), format!("{file} [[policy]]"));
             continue;
         }
@@ -175,10 +184,18 @@ fn specs(
             Some(name) => PolicySource::Builtin(name.to_owned()),
             None => PolicySource::File(loaded.base().join(&entry.source)),
         };
+        let mut pin = crate::evaluate::Pin {
+            version: entry.version.clone(),
+            ..crate::evaluate::Pin::default()
+        };
+        if let Some(sha256) = &entry.sha256 {
+            pin.sha256.push((sha256.clone(), file.clone()));
+        }
         others.push(PolicySpec {
             source,
             settings,
             enforce: entry.enforce,
+            pin,
         });
     }
 
@@ -202,8 +219,55 @@ fn specs(
         source: PolicySource::File(path.clone()),
         settings: json!({}),
         enforce: true,
+        pin: crate::evaluate::Pin::default(),
     }));
     Ok(specs)
+}
+
+/// The configured source string of a spec, as the lock file records it.
+pub fn lock_source(spec: &PolicySpec, base: &std::path::Path) -> String {
+    match &spec.source {
+        PolicySource::Builtin(name) => format!("builtin:{name}"),
+        PolicySource::File(path) => path
+            .strip_prefix(base)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace('\\', "/"),
+    }
+}
+
+fn apply_lock(
+    loaded: &Loaded,
+    locked: bool,
+    specs: &mut [PolicySpec],
+    provenance: &mut BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    let path = loaded.base().join(crate::lock::FILE_NAME);
+    let lock = crate::lock::LockFile::load(&path).map_err(|err| ConfigError::Invalid {
+        path: path.clone(),
+        message: err.to_string(),
+    })?;
+    if locked && lock.is_none() {
+        return Err(ConfigError::Invalid {
+            path,
+            message: "--locked needs a lock file; run `preflight policy lock`".to_owned(),
+        });
+    }
+    if lock.is_some() {
+        provenance.insert("lock".to_owned(), path.display().to_string());
+    }
+    for spec in specs.iter_mut() {
+        spec.pin.locked = locked;
+        if let Some(entry) = lock
+            .as_ref()
+            .and_then(|l| l.find(&lock_source(spec, &loaded.base())))
+        {
+            spec.pin
+                .sha256
+                .push((entry.sha256.clone(), path.display().to_string()));
+        }
+    }
+    Ok(())
 }
 
 fn set_mode(settings: &mut Value, mode: &str) {

@@ -11,6 +11,7 @@ pub mod evaluate;
 pub mod exit;
 pub mod facts;
 pub mod inputs;
+pub mod lock;
 pub mod prometheus;
 pub mod report;
 pub mod sandbox;

@@ -17,6 +17,8 @@ fn main() -> ExitCode {
         Command::Facts(args) => commands::facts::facts(args),
         Command::Init(args) => commands::init::init(args),
         Command::Canary(args) => commands::canary::canary(args),
+        Command::Test(args) => commands::test::test(args),
+        Command::Policy(args) => commands::policy::policy(args),
         Command::Schema(args) => commands::schema::schema(args),
     }
 }

@@ -98,13 +98,20 @@ impl Case {
             message,
         };
         let text = std::fs::read_to_string(path).map_err(|err| error(err.to_string()))?;
-        let mut case: Case = serde_json::from_str(&text).map_err(|err| {
-            error(format!(
-                "line {}, column {}: {err}",
-                err.line(),
-                err.column()
-            ))
-        })?;
+        let yaml = path
+            .extension()
+            .is_some_and(|ext| ext == "yaml" || ext == "yml");
+        let mut case: Case = if yaml {
+            serde_norway::from_str(&text).map_err(|err| error(err.to_string()))?
+        } else {
+            serde_json::from_str(&text).map_err(|err| {
+                error(format!(
+                    "line {}, column {}: {err}",
+                    err.line(),
+                    err.column()
+                ))
+            })?
+        };
         if case.facts.is_some() == case.facts_file.is_some() {
             return Err(error(
                 "give exactly one of `facts` and `facts_file`".to_owned(),
@@ -122,7 +129,7 @@ impl Case {
         Ok(case)
     }
 
-    /// Reads every `*.json` case file in a folder, sorted by file name.
+    /// Reads every `*.json`, `*.yaml` and `*.yml` case file in a folder, sorted by file name.
     ///
     /// # Errors
     /// When the folder or any case file cannot be read.
@@ -138,7 +145,10 @@ impl Case {
                 message: err.to_string(),
             })?;
             let path = entry.path();
-            if path.extension().is_some_and(|ext| ext == "json") {
+            if path
+                .extension()
+                .is_some_and(|ext| ext == "json" || ext == "yaml" || ext == "yml")
+            {
                 paths.push(path);
             }
         }

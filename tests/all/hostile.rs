@@ -37,6 +37,7 @@ fn result_of(bytes: &[u8]) -> PolicyResult {
         source: PolicySource::File(path),
         settings: json!({}),
         enforce: true,
+        pin: preflight::evaluate::Pin::default(),
     };
     match evaluate::load(&runtime, &spec) {
         Ok(loaded) => evaluate::run_one(&runtime, &loaded, &facts).0,

@@ -15,4 +15,5 @@ mod facts;
 mod hostile;
 mod python_service;
 mod schemas;
+mod supply_chain;
 mod support;

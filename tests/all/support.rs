@@ -60,6 +60,7 @@ pub fn builtin(runtime: &Runtime, name: &str, settings: Value) -> Loaded {
             source: PolicySource::Builtin(name.into()),
             settings,
             enforce: true,
+            pin: preflight::evaluate::Pin::default(),
         },
     )
     .unwrap()

@@ -246,11 +246,13 @@ fn setup(args: &SourceArgs) -> Result<Setup, SetupError> {
         source: PolicySource::Builtin(builtin::JUDGE.to_owned()),
         settings: judge_settings,
         enforce: true,
+        pin: crate::evaluate::Pin::default(),
     }];
     specs.extend(args.policy.iter().map(|path| PolicySpec {
         source: PolicySource::File(path.clone()),
         settings: json!({}),
         enforce: true,
+        pin: crate::evaluate::Pin::default(),
     }));
     let mut provenance = std::collections::BTreeMap::new();
     provenance.insert(

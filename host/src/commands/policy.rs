@@ -1,0 +1,247 @@
+//! `preflight policy lock|list|inspect`: pin the modules a pipeline may run, and look at them.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use crate::evaluate::PolicySource;
+use crate::exit::ExitCode;
+use crate::inputs::{self, InputArgs};
+use crate::lock::{self, LockEntry, LockFile};
+use crate::sandbox::{metadata, sha256_hex};
+use crate::{builtin, config};
+
+/// Arguments of `preflight policy`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PolicyArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+/// The policy subcommands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum PolicyCommand {
+    /// Resolve every configured policy and write preflight.lock (name, version, source, sha256).
+    Lock {
+        /// Configuration file (default: preflight.toml in the working directory).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// List the built-in, configured and locked policies.
+    List {
+        /// Configuration file (default: preflight.toml in the working directory).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Show a module's metadata, sha256, size, imports and exports without running it.
+    Inspect {
+        /// A `.wasm` file or `builtin:NAME`.
+        module: String,
+    },
+}
+
+fn read(source: &PolicySource) -> Result<Vec<u8>, String> {
+    match source {
+        PolicySource::Builtin(name) => builtin::find(name)
+            .map(|b| b.wasm.to_vec())
+            .ok_or_else(|| format!("there is no built-in policy `{name}`")),
+        PolicySource::File(path) => {
+            std::fs::read(path).map_err(|err| format!("cannot read `{}`: {err}", path.display()))
+        }
+    }
+}
+
+/// `preflight policy`.
+pub fn policy(args: &PolicyArgs) -> ExitCode {
+    let result = match &args.command {
+        PolicyCommand::Lock { config } => lock_policies(config.clone()),
+        PolicyCommand::List { config } => list(config.clone()),
+        PolicyCommand::Inspect { module } => inspect(module),
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::Go
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::Error
+        }
+    }
+}
+
+fn lock_policies(config_path: Option<PathBuf>) -> Result<String, String> {
+    let loaded = config::load(config_path.as_deref()).map_err(|err| err.to_string())?;
+    // Plan without the current lock: locking resolves the sources afresh.
+    let args = InputArgs {
+        config: config_path,
+        ..InputArgs::default()
+    };
+    let lock_path = loaded.base().join(lock::FILE_NAME);
+    let previous = lock_path
+        .exists()
+        .then(|| std::fs::read(&lock_path))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    if previous.is_some() {
+        std::fs::remove_file(&lock_path).map_err(|err| err.to_string())?;
+    }
+    let planned = inputs::plan(&args);
+    if let (Some(bytes), Err(_)) = (&previous, &planned) {
+        let _ = std::fs::write(&lock_path, bytes);
+    }
+    let plan = planned.map_err(|err| err.to_string())?;
+    let mut lock = LockFile {
+        version: 1,
+        policies: Vec::new(),
+    };
+    let mut out = String::new();
+    for spec in &plan.specs {
+        let source = inputs::lock_source(spec, &loaded.base());
+        let bytes = read(&spec.source)?;
+        let meta = metadata::read(&source, &bytes).map_err(|err| err.to_string())?;
+        if let Some(requirement) = &spec.pin.version {
+            let req = semver::VersionReq::parse(requirement)
+                .map_err(|err| format!("`{requirement}`: {err}"))?;
+            let version = semver::Version::parse(&meta.version).map_err(|err| err.to_string())?;
+            if !req.matches(&version) {
+                return Err(format!(
+                    "policy `{source}`: version {} does not satisfy `{requirement}`",
+                    meta.version
+                ));
+            }
+        }
+        let sha256 = sha256_hex(&bytes);
+        for (expected, pinned_by) in &spec.pin.sha256 {
+            if !expected.eq_ignore_ascii_case(&sha256) {
+                return Err(format!(
+                    "policy `{source}`: sha256 mismatch: expected {expected} ({pinned_by}), got {sha256}"
+                ));
+            }
+        }
+        let _ = writeln!(
+            out,
+            "locked {} {} {source} sha256:{sha256}",
+            meta.name, meta.version
+        );
+        lock.policies.push(LockEntry {
+            name: meta.name,
+            version: meta.version,
+            source,
+            sha256,
+        });
+    }
+    lock.save(&lock_path).map_err(|err| err.to_string())?;
+    let _ = writeln!(out, "wrote {}", lock_path.display());
+    Ok(out)
+}
+
+fn list(config_path: Option<PathBuf>) -> Result<String, String> {
+    let mut out = String::from("built-in:\n");
+    for b in builtin::BUILTINS {
+        let meta = metadata::read(b.name, b.wasm).map_err(|err| err.to_string())?;
+        let _ = writeln!(
+            out,
+            "  builtin:{}  {}  sha256:{}",
+            b.name,
+            meta.version,
+            sha256_hex(b.wasm)
+        );
+    }
+    let loaded = config::load(config_path.as_deref()).map_err(|err| err.to_string())?;
+    let _ = writeln!(
+        out,
+        "configured ({}):",
+        loaded.path.as_ref().map_or_else(
+            || "no preflight.toml".to_owned(),
+            |p| p.display().to_string()
+        )
+    );
+    for entry in &loaded.config.policies {
+        let _ = writeln!(
+            out,
+            "  {}  version {}  sha256 {}  {}",
+            entry.source,
+            entry.version.as_deref().unwrap_or("*"),
+            entry.sha256.as_deref().unwrap_or("(not pinned)"),
+            if entry.enforce {
+                "enforced"
+            } else {
+                "not enforced"
+            }
+        );
+    }
+    let lock_path = loaded.base().join(lock::FILE_NAME);
+    match LockFile::load(&lock_path).map_err(|err| err.to_string())? {
+        Some(lock) => {
+            let _ = writeln!(out, "locked ({}):", lock_path.display());
+            for entry in &lock.policies {
+                let _ = writeln!(
+                    out,
+                    "  {} {}  {}  sha256:{}",
+                    entry.name, entry.version, entry.source, entry.sha256
+                );
+            }
+        }
+        None => {
+            let _ = writeln!(out, "locked: no {}", lock::FILE_NAME);
+        }
+    }
+    Ok(out)
+}
+
+fn inspect(module: &str) -> Result<String, String> {
+    let source = match module.strip_prefix("builtin:") {
+        Some(name) => PolicySource::Builtin(name.to_owned()),
+        None => PolicySource::File(PathBuf::from(module)),
+    };
+    let bytes = read(&source)?;
+    let mut out = String::new();
+    let _ = writeln!(out, "module:  {module}");
+    let _ = writeln!(out, "sha256:  {}", sha256_hex(&bytes));
+    let _ = writeln!(out, "size:    {} bytes", bytes.len());
+    match metadata::read(module, &bytes) {
+        Ok(meta) => {
+            let _ = writeln!(out, "name:    {}", meta.name);
+            let _ = writeln!(out, "version: {}", meta.version);
+            let _ = writeln!(out, "abi:     {}", meta.abi);
+            let _ = writeln!(out, "about:   {}", meta.description);
+            if let Some(min) = &meta.min_host_version {
+                let _ = writeln!(out, "needs:   preflight {min}");
+            }
+        }
+        Err(err) => {
+            let _ = writeln!(out, "metadata: INVALID: {err}");
+        }
+    }
+    let mut imports = Vec::new();
+    let mut exports = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        match payload.map_err(|err| format!("`{module}` is not a valid module: {err}"))? {
+            wasmparser::Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    let import = import.map_err(|err| err.to_string())?;
+                    imports.push(format!("{}.{}", import.module, import.name));
+                }
+            }
+            wasmparser::Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export.map_err(|err| err.to_string())?;
+                    exports.push(format!("{} ({:?})", export.name, export.kind));
+                }
+            }
+            _ => {}
+        }
+    }
+    let _ = writeln!(
+        out,
+        "imports: {}",
+        if imports.is_empty() {
+            "none".to_owned()
+        } else {
+            imports.join(", ")
+        }
+    );
+    let _ = writeln!(out, "exports: {}", exports.join(", "));
+    Ok(out)
+}

@@ -1,0 +1,304 @@
+//! `preflight test`: run decision case files against a policy module, a configured policy or a
+//! built-in, through the same sandbox as `run`. Output like `opa test`; `--format junit` for CI.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use preflight_sdk::PolicyOutput;
+use preflight_sdk::testing::Case;
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+
+use crate::evaluate::{self, Loaded, PolicySource, PolicySpec};
+use crate::exit::ExitCode;
+use crate::sandbox::{LogLine, Runtime};
+use crate::{config, diagnostic, facts};
+
+/// Output format of `preflight test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TestFormat {
+    /// One line per case, then a summary.
+    Text,
+    /// JUnit XML.
+    Junit,
+}
+
+/// Arguments of `preflight test`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TestArgs {
+    /// Case files (JSON or YAML) or folders of them. Default: `cases/`.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The policy: a `.wasm` file, `builtin:NAME`, or the name of a policy in preflight.toml.
+    #[arg(long, short, value_name = "POLICY")]
+    pub policy: String,
+    /// Configuration file to look configured policies up in.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Only cases whose name or file contains this text.
+    #[arg(long, value_name = "TEXT")]
+    pub run: Option<String>,
+    /// Show guest logs and every case's output.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TestFormat,
+    /// Write the output to FILE.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// One case's outcome.
+#[derive(Debug)]
+pub struct CaseResult {
+    /// The case file.
+    pub path: PathBuf,
+    /// The case's name.
+    pub name: String,
+    /// Why it failed; empty when it passed.
+    pub problems: Vec<String>,
+    /// Guest logs.
+    pub logs: Vec<LogLine>,
+    /// Milliseconds.
+    pub elapsed_ms: f64,
+}
+
+fn resolve(args: &TestArgs) -> Result<PolicySpec, String> {
+    let spec = |source| PolicySpec {
+        source,
+        settings: serde_json::json!({}),
+        enforce: true,
+        pin: crate::evaluate::Pin::default(),
+    };
+    if let Some(name) = args.policy.strip_prefix("builtin:") {
+        return Ok(spec(PolicySource::Builtin(name.to_owned())));
+    }
+    let path = PathBuf::from(&args.policy);
+    if path.extension().is_some_and(|ext| ext == "wasm") || path.is_file() {
+        return Ok(spec(PolicySource::File(path)));
+    }
+    let loaded = config::load(args.config.as_deref()).map_err(|err| err.to_string())?;
+    for entry in &loaded.config.policies {
+        let stem = Path::new(&entry.source)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if entry.source == args.policy
+            || stem == args.policy
+            || entry.source.strip_prefix("builtin:") == Some(&args.policy)
+        {
+            let source = match entry.source.strip_prefix("builtin:") {
+                Some(name) => PolicySource::Builtin(name.to_owned()),
+                None => PolicySource::File(loaded.base().join(&entry.source)),
+            };
+            return Ok(spec(source));
+        }
+    }
+    Err(format!(
+        "`{}` is not a .wasm file, `builtin:NAME`, or a policy in {}",
+        args.policy,
+        loaded.path.map_or_else(
+            || "preflight.toml (none found)".to_owned(),
+            |p| p.display().to_string()
+        )
+    ))
+}
+
+/// Runs one case through the sandbox.
+pub fn run_case(runtime: &Runtime, loaded: &Loaded, path: &Path, case: &Case) -> CaseResult {
+    let started = Instant::now();
+    let mut logs = Vec::new();
+    let problems = match facts::from_value(case.facts().clone()) {
+        Err(err) => case.check_error(&err.to_string()),
+        Ok(facts) => {
+            let mut loaded = loaded.clone();
+            loaded.spec.settings = case.settings.clone();
+            let (result, policy_logs) = evaluate::run_one(runtime, &loaded, &facts);
+            logs = policy_logs.lines;
+            match &result.error {
+                Some(error) => case.check_error(error),
+                None => case.check(&PolicyOutput {
+                    decision: result.decision,
+                    blocking_issues: result.blocking_issues,
+                    warnings: result.warnings,
+                    details: result.details,
+                }),
+            }
+        }
+    };
+    CaseResult {
+        path: path.to_owned(),
+        name: case.name.clone(),
+        problems,
+        logs,
+        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }
+}
+
+fn collect_cases(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Case)>, String> {
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("cases")]
+    } else {
+        paths.to_vec()
+    };
+    let mut cases = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            cases.extend(Case::load_dir(&path).map_err(|err| err.to_string())?);
+        } else {
+            cases.push((
+                path.clone(),
+                Case::load(&path).map_err(|err| err.to_string())?,
+            ));
+        }
+    }
+    if cases.is_empty() {
+        return Err("no case files found".to_owned());
+    }
+    Ok(cases)
+}
+
+/// `preflight test`: exit 0 when every case passes, 1 when any fails, 2 when the cases or the
+/// policy cannot be loaded.
+pub fn test(args: &TestArgs) -> ExitCode {
+    let cases = match collect_cases(&args.paths) {
+        Ok(cases) => cases,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::Error;
+        }
+    };
+    let spec = match resolve(args) {
+        Ok(spec) => spec,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::Error;
+        }
+    };
+    let runtime = match Runtime::new(crate::sandbox::Limits::default()) {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            diagnostic::print(err);
+            return ExitCode::Error;
+        }
+    };
+    let loaded = match evaluate::load(&runtime, &spec) {
+        Ok(loaded) => loaded,
+        Err(failure) => {
+            diagnostic::print(*failure.error);
+            return ExitCode::Error;
+        }
+    };
+    let results: Vec<CaseResult> = cases
+        .iter()
+        .filter(|(path, case)| {
+            args.run.as_ref().is_none_or(|text| {
+                case.name.contains(text.as_str()) || path.to_string_lossy().contains(text.as_str())
+            })
+        })
+        .map(|(path, case)| run_case(&runtime, &loaded, path, case))
+        .collect();
+    let text = match args.format {
+        TestFormat::Text => render_text(&loaded, &results, args.verbose),
+        TestFormat::Junit => render_junit(&loaded, &results).unwrap_or_default(),
+    };
+    let written = match &args.output {
+        Some(path) => {
+            std::fs::write(path, &text).map_err(|err| format!("`{}`: {err}", path.display()))
+        }
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    };
+    if let Err(message) = written {
+        eprintln!("error: cannot write the results: {message}");
+        return ExitCode::Error;
+    }
+    if results.iter().all(|r| r.problems.is_empty()) {
+        ExitCode::Go
+    } else {
+        ExitCode::NoGo
+    }
+}
+
+fn render_text(loaded: &Loaded, results: &[CaseResult], verbose: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let metadata = &loaded.policy.metadata;
+    let _ = writeln!(
+        out,
+        "{} {} ({})",
+        metadata.name, metadata.version, loaded.policy.source
+    );
+    for result in results {
+        let status = if result.problems.is_empty() {
+            "PASS"
+        } else {
+            "FAIL"
+        };
+        let _ = writeln!(
+            out,
+            "{}: {} ... {status} ({:.2} ms)",
+            result.path.display(),
+            result.name,
+            result.elapsed_ms
+        );
+        for problem in &result.problems {
+            let _ = writeln!(out, "    {problem}");
+        }
+        if verbose {
+            for line in &result.logs {
+                let _ = writeln!(out, "    [{}] {}", line.level, line.message);
+            }
+        }
+    }
+    let passed = results.iter().filter(|r| r.problems.is_empty()).count();
+    let failed = results.len() - passed;
+    let _ = writeln!(out, "{}", "-".repeat(80));
+    if failed == 0 {
+        let _ = writeln!(out, "PASS: {passed}/{}", results.len());
+    } else {
+        let _ = writeln!(out, "PASS: {passed}/{}", results.len());
+        let _ = writeln!(out, "FAIL: {failed}/{}", results.len());
+    }
+    let _ = writeln!(out, "{passed} passed, {failed} failed");
+    out
+}
+
+fn render_junit(loaded: &Loaded, results: &[CaseResult]) -> Result<String, std::io::Error> {
+    let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
+    writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    let failures = results.iter().filter(|r| !r.problems.is_empty()).count();
+    let mut suite = BytesStart::new("testsuite");
+    suite.push_attribute(("name", loaded.policy.metadata.name.as_str()));
+    suite.push_attribute(("tests", results.len().to_string().as_str()));
+    suite.push_attribute(("failures", failures.to_string().as_str()));
+    suite.push_attribute(("errors", "0"));
+    writer.write_event(Event::Start(suite))?;
+    for result in results {
+        let mut case = BytesStart::new("testcase");
+        case.push_attribute(("classname", result.path.display().to_string().as_str()));
+        case.push_attribute(("name", result.name.as_str()));
+        case.push_attribute((
+            "time",
+            format!("{:.6}", result.elapsed_ms / 1000.0).as_str(),
+        ));
+        if result.problems.is_empty() {
+            writer.write_event(Event::Empty(case))?;
+            continue;
+        }
+        writer.write_event(Event::Start(case))?;
+        let mut failure = BytesStart::new("failure");
+        failure.push_attribute(("message", result.problems[0].as_str()));
+        writer.write_event(Event::Start(failure))?;
+        writer.write_event(Event::Text(BytesText::new(&result.problems.join("\n"))))?;
+        writer.write_event(Event::End(BytesEnd::new("failure")))?;
+        writer.write_event(Event::End(BytesEnd::new("testcase")))?;
+    }
+    writer.write_event(Event::End(BytesEnd::new("testsuite")))?;
+    let mut text = String::from_utf8_lossy(&writer.into_inner()).into_owned();
+    text.push('\n');
+    Ok(text)
+}

@@ -1,0 +1,190 @@
+//! Pins and locks refuse tampered modules before they are compiled; `preflight test` runs case
+//! files against modules written in Rust and by hand in WAT.
+
+use serde_json::Value;
+
+use crate::support::{preflight, repo, returning, run};
+
+fn project_with_policy(bytes: &[u8], extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("team.wasm"), bytes).unwrap();
+    let config = format!(
+        "complexity = \"low\"\n[scores]\nreadiness = 9\nmvp = 9\n[security]\ngate = \"PASS\"\n[artifacts]\noptional = []\n[[policy]]\nsource = \"team.wasm\"\n{extra}"
+    );
+    std::fs::write(dir.path().join("preflight.toml"), config).unwrap();
+    dir
+}
+
+const GO: &[u8] = br#"{"decision":"GO","blocking_issues":[],"warnings":[],"details":{}}"#;
+
+fn run_in(dir: &tempfile::TempDir, args: &[&str]) -> (i32, Value, String) {
+    let (code, stdout, stderr) = run(preflight().current_dir(dir.path()).args(args));
+    let report = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    (code, report, stderr)
+}
+
+#[test]
+fn lock_then_locked_run_then_tamper_is_refused() {
+    let dir = project_with_policy(&returning("team-rule", GO), "");
+    let (code, stdout, stderr) = run(preflight().current_dir(dir.path()).args(["policy", "lock"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("locked team-rule 0.1.0 team.wasm"),
+        "{stdout}"
+    );
+    let lock = std::fs::read_to_string(dir.path().join("preflight.lock")).unwrap();
+    assert!(
+        lock.contains("source = \"builtin:preflight-gate\"")
+            && lock.contains("source = \"team.wasm\""),
+        "{lock}"
+    );
+
+    let (code, report, stderr) = run_in(&dir, &["run", "--locked"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report["decision"], "GO");
+
+    // Different bytes, same name and version: refused before compiling, naming both digests.
+    let tampered = returning(
+        "team-rule",
+        br#"{"decision":"GO","blocking_issues":[],"warnings":[],"details":{"x":1}}"#,
+    );
+    std::fs::write(dir.path().join("team.wasm"), &tampered).unwrap();
+    let (code, report, stderr) = run_in(&dir, &["run", "--locked"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(report["decision"], "NO_GO");
+    let issue = &report["blocking_issues"][0];
+    assert_eq!(issue["id"], "policy.digest_mismatch");
+    let message = issue["message"].as_str().unwrap();
+    let expected = lock
+        .split("source = \"team.wasm\"\nsha256 = \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert!(
+        message.contains(expected) && message.contains(&preflight::sandbox::sha256_hex(&tampered)),
+        "{message}"
+    );
+    // Without --locked the lock still applies.
+    let (code, _, _) = run_in(&dir, &["run"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn locked_refuses_modules_outside_the_lock() {
+    let dir = project_with_policy(&returning("team-rule", GO), "");
+    assert_eq!(
+        run(preflight().current_dir(dir.path()).args(["policy", "lock"])).0,
+        0
+    );
+    std::fs::write(dir.path().join("extra.wasm"), returning("extra", GO)).unwrap();
+    let (code, report, _) = run_in(&dir, &["run", "--locked", "--policy", "extra.wasm"]);
+    assert_eq!(code, 2);
+    assert!(
+        report["blocking_issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == "policy.not_locked"),
+        "{report:#}"
+    );
+    let (code, _, stderr) = run_in(
+        &tempfile::tempdir().unwrap(),
+        &["run", "--locked", "--fact", "complexity=low"],
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--locked needs a lock file"), "{stderr}");
+}
+
+#[test]
+fn configured_sha256_and_version_pins() {
+    let bytes = returning("team-rule", GO);
+    let wrong = "0".repeat(64);
+    let dir = project_with_policy(&bytes, &format!("sha256 = \"{wrong}\"\n"));
+    let (code, report, _) = run_in(&dir, &["run"]);
+    assert_eq!(code, 2);
+    assert_eq!(report["blocking_issues"][0]["id"], "policy.digest_mismatch");
+
+    let right = preflight::sandbox::sha256_hex(&bytes);
+    let dir = project_with_policy(
+        &bytes,
+        &format!("sha256 = \"{right}\"\nversion = \"^0.1\"\n"),
+    );
+    assert_eq!(run_in(&dir, &["run"]).0, 0);
+
+    let dir = project_with_policy(&bytes, "version = \">=1.0\"\n");
+    let (code, report, _) = run_in(&dir, &["run"]);
+    assert_eq!(code, 2);
+    let issue = &report["blocking_issues"][0];
+    assert_eq!(issue["id"], "policy.version_mismatch");
+    assert!(
+        issue["message"]
+            .as_str()
+            .unwrap()
+            .contains("version 0.1.0 does not satisfy the requirement `>=1.0`")
+    );
+}
+
+#[test]
+fn preflight_test_runs_rust_policy_cases_as_wasm() {
+    let (code, stdout, _) = run(preflight()
+        .args(["test", "--policy", "builtin:preflight-gate"])
+        .arg(repo().join("policies/preflight-gate/cases")));
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("51 passed, 0 failed"), "{stdout}");
+}
+
+#[test]
+fn preflight_test_runs_a_hand_written_wat_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("always-careful.wasm");
+    std::fs::write(
+        &wasm,
+        wat::parse_file(repo().join("examples/wat-policy/always-careful.wat")).unwrap(),
+    )
+    .unwrap();
+    let cases = repo().join("examples/wat-policy/cases");
+    let (code, stdout, _) = run(preflight()
+        .arg("test")
+        .arg("--policy")
+        .arg(&wasm)
+        .arg(&cases)
+        .arg("-v"));
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("3 passed, 0 failed"), "{stdout}");
+    assert!(
+        stdout.contains("[info] always careful"),
+        "-v shows guest logs: {stdout}"
+    );
+
+    // A case that expects something else fails, with a non-zero exit and a JUnit failure.
+    let wrong = dir.path().join("wrong.json");
+    std::fs::write(
+        &wrong,
+        r#"{"name": "expects GO", "facts": {"scores": {"readiness": 9, "mvp": 9}, "security": {"gate": "PASS"}, "complexity": "low"}, "expect": {"decision": "GO"}}"#,
+    )
+    .unwrap();
+    let (code, stdout, _) = run(preflight()
+        .arg("test")
+        .arg("--policy")
+        .arg(&wasm)
+        .arg(&wrong)
+        .args(["--format", "junit"]));
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("failures=\"1\"")
+            && stdout.contains("decision: expected GO, got GO_WITH_CAUTION"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn inspect_shows_metadata_and_imports_without_running() {
+    let (code, stdout, _) = run(preflight().args(["policy", "inspect", "builtin:preflight-gate"]));
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("name:    preflight-gate") && stdout.contains("imports: preflight.log"),
+        "{stdout}"
+    );
+}
