@@ -3,8 +3,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    canary::CanaryArgs, facts::FactsArgs, init::InitArgs, policy::PolicyArgs, run::RunArgs,
-    schema::SchemaArgs, test::TestArgs,
+    cache::CacheArgs, canary::CanaryArgs, facts::FactsArgs, init::InitArgs, policy::PolicyArgs,
+    run::RunArgs, schema::SchemaArgs, test::TestArgs,
 };
 
 /// preflight: may this build ship? Gathers facts about a release, runs sandboxed WebAssembly
@@ -33,6 +33,8 @@ pub enum Command {
     Test(TestArgs),
     /// Pin, list and inspect policy modules.
     Policy(PolicyArgs),
+    /// The compiled-module cache: `dir` or `clear`.
+    Cache(CacheArgs),
     /// Print a JSON Schema: `facts`, `policy-output` or `report`.
     Schema(SchemaArgs),
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its `XxxArgs` and one entry function.
 
+pub mod cache;
 pub mod canary;
 pub mod facts;
 pub mod init;

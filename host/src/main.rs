@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         Command::Canary(args) => commands::canary::canary(args),
         Command::Test(args) => commands::test::test(args),
         Command::Policy(args) => commands::policy::policy(args),
+        Command::Cache(args) => commands::cache::cache(args),
         Command::Schema(args) => commands::schema::schema(args),
     }
 }

@@ -2,6 +2,7 @@
 //! [`Store`] with fuel, an epoch deadline and a memory cap for every evaluation.
 
 pub mod abi;
+pub mod cache;
 mod error;
 mod limits;
 pub mod metadata;
@@ -63,6 +64,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<GuestState>>,
     limits: Limits,
+    cache: Option<cache::Cache>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -149,7 +151,15 @@ impl Runtime {
             engine,
             linker: Arc::new(linker),
             limits,
+            cache: None,
         })
+    }
+
+    /// Uses a compiled-module cache (`None` compiles every time).
+    #[must_use]
+    pub fn with_cache(mut self, cache: Option<cache::Cache>) -> Runtime {
+        self.cache = cache;
+        self
     }
 
     /// The limits every evaluation runs under.
@@ -163,11 +173,17 @@ impl Runtime {
     /// The [`PolicyError`] load variants, naming `source`.
     pub fn load(&self, source: &str, bytes: &[u8]) -> Result<Policy, PolicyError> {
         let metadata = metadata::read(source, bytes)?;
-        let module =
-            Module::new(&self.engine, bytes).map_err(|err| PolicyError::InvalidModule {
-                source_name: source.to_owned(),
-                message: format!("{err:#}"),
-            })?;
+        let sha256 = sha256_hex(bytes);
+        let compiled = match &self.cache {
+            Some(cache) => cache
+                .load_or_compile(&self.engine, &sha256, bytes)
+                .map(|(module, _)| module),
+            None => Module::new(&self.engine, bytes),
+        };
+        let module = compiled.map_err(|err| PolicyError::InvalidModule {
+            source_name: source.to_owned(),
+            message: format!("{err:#}"),
+        })?;
         check_imports(source, &module)?;
         check_exports(source, &module)?;
         let pre =
@@ -179,7 +195,7 @@ impl Runtime {
                 })?;
         Ok(Policy {
             metadata,
-            sha256: sha256_hex(bytes),
+            sha256,
             source: source.to_owned(),
             size: bytes.len(),
             pre,

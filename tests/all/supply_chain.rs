@@ -188,3 +188,65 @@ fn inspect_shows_metadata_and_imports_without_running() {
         "{stdout}"
     );
 }
+
+#[test]
+fn compiled_cache_is_used_and_corrupt_entries_are_recompiled() {
+    let home = tempfile::tempdir().unwrap();
+    let seed = repo().join("examples/seed");
+    let go = |home: &std::path::Path| {
+        let (code, stdout, stderr) = run(preflight()
+            .env("PREFLIGHT_HOME", home)
+            .current_dir(&seed)
+            .args(["run", "--facts", "facts.json"]));
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str::<Value>(&stdout).unwrap()["risk_score"].clone()
+    };
+    assert_eq!(go(home.path()), 30.0);
+    let entries: Vec<_> = std::fs::read_dir(home.path().join("compiled"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(entries.len(), 1, "one compiled module cached");
+    let fresh = std::fs::read(&entries[0]).unwrap();
+    assert_eq!(
+        go(home.path()),
+        30.0,
+        "the cached module gives the same report"
+    );
+
+    // Flip a byte in the compiled code: detected, removed, recompiled; never trusted.
+    let mut corrupt = fresh.clone();
+    let last = corrupt.len() - 100;
+    corrupt[last] ^= 0xff;
+    std::fs::write(&entries[0], &corrupt).unwrap();
+    assert_eq!(go(home.path()), 30.0);
+    assert_eq!(
+        std::fs::read(&entries[0]).unwrap(),
+        fresh,
+        "the corrupt entry was replaced"
+    );
+
+    // A foreign file under the same name is not trusted either.
+    std::fs::write(&entries[0], b"not a compiled module").unwrap();
+    assert_eq!(go(home.path()), 30.0);
+
+    let (code, stdout, _) = run(preflight()
+        .env("PREFLIGHT_HOME", home.path())
+        .args(["cache", "clear"]));
+    assert_eq!(code, 0);
+    assert!(
+        stdout.starts_with("removed 1 compiled module(s)"),
+        "{stdout}"
+    );
+
+    // Disabled: nothing is written.
+    let off = tempfile::tempdir().unwrap();
+    let (code, _, _) = run(preflight()
+        .env("PREFLIGHT_HOME", off.path())
+        .env("PREFLIGHT_CACHE", "off")
+        .current_dir(&seed)
+        .args(["run", "--facts", "facts.json"]));
+    assert_eq!(code, 0);
+    assert!(!off.path().join("compiled").exists());
+}

@@ -143,7 +143,9 @@ pub fn evaluate(args: &RunArgs) -> RunOutcome {
 
 /// Evaluates every planned policy on gathered facts.
 pub fn evaluate_facts(args: &RunArgs, plan: &Plan, facts: &Facts) -> RunOutcome {
-    let runtime = match Runtime::new(args.limits()) {
+    let runtime = match Runtime::new(args.limits())
+        .map(|r| r.with_cache(crate::sandbox::cache::from_env()))
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             let message = err.to_string();

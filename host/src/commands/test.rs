@@ -176,7 +176,9 @@ pub fn test(args: &TestArgs) -> ExitCode {
             return ExitCode::Error;
         }
     };
-    let runtime = match Runtime::new(crate::sandbox::Limits::default()) {
+    let runtime = match Runtime::new(crate::sandbox::Limits::default())
+        .map(|r| r.with_cache(crate::sandbox::cache::from_env()))
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             diagnostic::print(err);

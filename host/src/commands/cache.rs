@@ -1,0 +1,45 @@
+//! `preflight cache`: where compiled modules are kept, and clearing them.
+
+use crate::exit::ExitCode;
+use crate::sandbox::cache::{self, Cache};
+
+/// Arguments of `preflight cache`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CacheArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+/// The cache subcommands.
+#[derive(Debug, Clone, Copy, clap::Subcommand)]
+pub enum CacheCommand {
+    /// Print the cache folder (`$PREFLIGHT_HOME/compiled`, else `~/.cache/preflight/compiled`).
+    Dir,
+    /// Remove every compiled module.
+    Clear,
+}
+
+/// `preflight cache`.
+pub fn cache(args: &CacheArgs) -> ExitCode {
+    let Some(dir) = cache::default_dir() else {
+        eprintln!("error: no cache folder: set PREFLIGHT_HOME");
+        return ExitCode::Error;
+    };
+    match args.command {
+        CacheCommand::Dir => {
+            println!("{}", dir.display());
+            ExitCode::Go
+        }
+        CacheCommand::Clear => match Cache::new(dir.clone()).clear() {
+            Ok(count) => {
+                println!("removed {count} compiled module(s) from {}", dir.display());
+                ExitCode::Go
+            }
+            Err(err) => {
+                eprintln!("error: cannot clear `{}`: {err}", dir.display());
+                ExitCode::Error
+            }
+        },
+    }
+}
