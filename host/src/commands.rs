@@ -6,5 +6,6 @@ pub mod facts;
 pub mod init;
 pub mod policy;
 pub mod run;
+pub mod scaffold;
 pub mod schema;
 pub mod test;

@@ -38,6 +38,17 @@ pub enum PolicyCommand {
         /// A `.wasm` file or `builtin:NAME`.
         module: String,
     },
+    /// Scaffold a policy crate: one sample rule, case files, a build script, a README.
+    New {
+        /// The policy's name: lowercase letters, digits, `-`.
+        name: String,
+        /// The folder to create it in.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// Use a local preflight-sdk checkout instead of the published crate.
+        #[arg(long, value_name = "PATH")]
+        sdk_path: Option<PathBuf>,
+    },
 }
 
 fn read(source: &PolicySource) -> Result<Vec<u8>, String> {
@@ -57,6 +68,8 @@ pub fn policy(args: &PolicyArgs) -> ExitCode {
         PolicyCommand::Lock { config } => lock_policies(config.clone()),
         PolicyCommand::List { config } => list(config.clone()),
         PolicyCommand::Inspect { module } => inspect(module),
+        PolicyCommand::New { name, dir, sdk_path } => super::scaffold::create(name, dir, sdk_path.as_deref())
+            .map(|root| format!("created {}\nnext: cd {} && cargo test && ./build.sh && preflight test --policy {name}.wasm cases/\n", root.display(), root.display())),
     };
     match result {
         Ok(text) => {
