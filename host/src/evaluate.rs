@@ -18,6 +18,8 @@ pub enum PolicySource {
     Builtin(String),
     /// A module file.
     File(PathBuf),
+    /// A module fetched over HTTPS into the content-addressed store; must be pinned.
+    Url(String),
 }
 
 impl std::fmt::Display for PolicySource {
@@ -25,6 +27,7 @@ impl std::fmt::Display for PolicySource {
         match self {
             PolicySource::Builtin(name) => write!(f, "builtin:{name}"),
             PolicySource::File(path) => write!(f, "{}", path.display()),
+            PolicySource::Url(url) => f.write_str(url),
         }
     }
 }
@@ -51,6 +54,8 @@ pub struct Pin {
     pub version: Option<String>,
     /// Refuse the module unless `sha256` is pinned (`--locked`).
     pub locked: bool,
+    /// Never download: remote modules must already be in the store (`--offline`).
+    pub offline: bool,
 }
 
 /// A module that could not be read or loaded.
@@ -115,6 +120,17 @@ pub enum LoadError {
         /// The module's version.
         actual: String,
     },
+    /// A remote module could not be had.
+    #[error("policy `{source_name}`: {message}")]
+    #[diagnostic(help(
+        "pin remote policies with `sha256` (or `preflight policy lock`), and `preflight policy pull` them before going offline"
+    ))]
+    Remote {
+        /// The URL.
+        source_name: String,
+        /// What failed.
+        message: String,
+    },
     /// `--locked` and the module is not in the lock file.
     #[error(
         "policy `{source_name}` is not in preflight.lock, and --locked refuses unpinned modules"
@@ -139,6 +155,7 @@ impl LoadError {
             LoadError::DigestMismatch { .. } => "policy.digest_mismatch",
             LoadError::VersionMismatch { .. } => "policy.version_mismatch",
             LoadError::NotLocked { .. } => "policy.not_locked",
+            LoadError::Remote { .. } => "policy.remote_unavailable",
             LoadError::Policy(err) => err.id(),
         }
     }
@@ -178,6 +195,17 @@ pub fn load(runtime: &Runtime, spec: &PolicySpec) -> Result<Loaded, LoadFailure>
                 error: Box::new(LoadError::Read {
                     path: path.clone(),
                     source: err,
+                }),
+            })?;
+            &owned
+        }
+        PolicySource::Url(url) => {
+            owned = remote(url, &spec.pin).map_err(|message| LoadFailure {
+                source: source.clone(),
+                sha256: None,
+                error: Box::new(LoadError::Remote {
+                    source_name: source.clone(),
+                    message,
                 }),
             })?;
             &owned
@@ -229,6 +257,30 @@ pub fn load(runtime: &Runtime, spec: &PolicySpec) -> Result<Loaded, LoadFailure>
         policy,
         spec: spec.clone(),
     })
+}
+
+/// The bytes of a pinned remote module: from the store, else downloaded (unless offline) and
+/// stored. The pin check in [`load`] then compares them with every pin before compiling.
+fn remote(url: &str, pin: &Pin) -> Result<Vec<u8>, String> {
+    let Some((expected, _)) = pin.sha256.first() else {
+        return Err(
+            "a remote policy must be pinned with `sha256` in preflight.toml or in preflight.lock"
+                .to_owned(),
+        );
+    };
+    if let Some(bytes) = crate::store::get(expected) {
+        return Ok(bytes);
+    }
+    if pin.offline {
+        return Err(format!(
+            "sha256 {expected} is not in the module store and --offline forbids downloading it"
+        ));
+    }
+    let bytes = crate::store::download(url)?;
+    if crate::sandbox::sha256_hex(&bytes).eq_ignore_ascii_case(expected) {
+        crate::store::put(&bytes)?;
+    }
+    Ok(bytes)
 }
 
 /// The logs of one policy's evaluation, for `--verbose`.

@@ -69,6 +69,9 @@ pub struct InputArgs {
     /// Refuse any policy module that is not pinned in preflight.lock (what CI uses).
     #[arg(long)]
     pub locked: bool,
+    /// Never touch the network: remote policies come from the module store only.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// Everything a run needs to know before it starts.
@@ -129,7 +132,13 @@ pub fn plan(args: &InputArgs) -> Result<Plan, ConfigError> {
         collectors,
     };
     let mut specs = specs(args, &loaded, &mut provenance)?;
-    apply_lock(&loaded, args.locked, &mut specs, &mut provenance)?;
+    apply_lock(
+        &loaded,
+        args.locked,
+        args.offline,
+        &mut specs,
+        &mut provenance,
+    )?;
     Ok(Plan {
         sources,
         specs,
@@ -182,6 +191,9 @@ fn specs(
         }
         let source = match entry.source.strip_prefix("builtin:") {
             Some(name) => PolicySource::Builtin(name.to_owned()),
+            None if entry.source.starts_with("https://") || entry.source.starts_with("http://") => {
+                PolicySource::Url(entry.source.clone())
+            }
             None => PolicySource::File(loaded.base().join(&entry.source)),
         };
         let mut pin = crate::evaluate::Pin {
@@ -228,6 +240,7 @@ fn specs(
 pub fn lock_source(spec: &PolicySpec, base: &std::path::Path) -> String {
     match &spec.source {
         PolicySource::Builtin(name) => format!("builtin:{name}"),
+        PolicySource::Url(url) => url.clone(),
         PolicySource::File(path) => path
             .strip_prefix(base)
             .unwrap_or(path)
@@ -239,6 +252,7 @@ pub fn lock_source(spec: &PolicySpec, base: &std::path::Path) -> String {
 fn apply_lock(
     loaded: &Loaded,
     locked: bool,
+    offline: bool,
     specs: &mut [PolicySpec],
     provenance: &mut BTreeMap<String, String>,
 ) -> Result<(), ConfigError> {
@@ -258,6 +272,7 @@ fn apply_lock(
     }
     for spec in specs.iter_mut() {
         spec.pin.locked = locked;
+        spec.pin.offline = offline;
         if let Some(entry) = lock
             .as_ref()
             .and_then(|l| l.find(&lock_source(spec, &loaded.base())))

@@ -16,5 +16,6 @@ pub mod prometheus;
 pub mod report;
 pub mod sandbox;
 pub mod schema;
+pub mod store;
 
 pub use exit::ExitCode;

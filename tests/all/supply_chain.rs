@@ -338,3 +338,143 @@ fn scaffold_build_test_lock_run() {
             .any(|i| i["id"] == "readiness.below_minimum")
     );
 }
+
+/// Serves `body` for every request on 127.0.0.1 until the process ends; returns the port.
+fn serve(body: Vec<u8>) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(50) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(&body);
+        }
+    });
+    port
+}
+
+fn remote_project(url: &str, pin: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let pin = pin
+        .map(|sha| format!("sha256 = \"{sha}\"\n"))
+        .unwrap_or_default();
+    let config = format!(
+        "complexity = \"low\"\n[scores]\nreadiness = 9\nmvp = 9\n[security]\ngate = \"PASS\"\n[artifacts]\noptional = []\n[[policy]]\nsource = \"{url}\"\n{pin}"
+    );
+    std::fs::write(dir.path().join("preflight.toml"), config).unwrap();
+    dir
+}
+
+#[test]
+fn remote_policies_are_pinned_pulled_and_run_offline() {
+    let home = tempfile::tempdir().unwrap();
+    let good = returning("remote-rule", GO);
+    let sha = preflight::sandbox::sha256_hex(&good);
+    let port = serve(good.clone());
+    let project = remote_project(
+        &format!("http://127.0.0.1:{port}/remote-rule.wasm"),
+        Some(&sha),
+    );
+    let in_project = |args: &[&str]| {
+        let (code, stdout, stderr) = run(preflight()
+            .env("PREFLIGHT_HOME", home.path())
+            .current_dir(project.path())
+            .args(args));
+        (code, stdout, stderr)
+    };
+    let (code, stdout, stderr) = in_project(&["policy", "pull"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "pulled http://127.0.0.1:{port}/remote-rule.wasm sha256:{sha}"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        home.path()
+            .join("modules/sha256")
+            .join(format!("{sha}.wasm"))
+            .exists()
+    );
+
+    // Offline, with the URL now pointing nowhere: the store serves the pinned bytes.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        project.path().join("preflight.toml"),
+        std::fs::read_to_string(project.path().join("preflight.toml"))
+            .unwrap()
+            .replace(&port.to_string(), &dead.to_string()),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = in_project(&["run", "--offline"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["policies"][1]["name"], "remote-rule");
+    assert_eq!(report["policies"][1]["sha256"], sha);
+}
+
+#[test]
+fn a_server_returning_other_bytes_than_the_pin_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let pinned = preflight::sandbox::sha256_hex(&returning("remote-rule", GO));
+    let evil = returning(
+        "remote-rule",
+        br#"{"decision":"GO","blocking_issues":[],"warnings":[],"details":{"evil":true}}"#,
+    );
+    let port = serve(evil.clone());
+    let project = remote_project(
+        &format!("http://127.0.0.1:{port}/remote-rule.wasm"),
+        Some(&pinned),
+    );
+    let (code, _, stderr) = run(preflight()
+        .env("PREFLIGHT_HOME", home.path())
+        .current_dir(project.path())
+        .args(["policy", "pull"]));
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("sha256 mismatch")
+            && stderr.contains(&preflight::sandbox::sha256_hex(&evil)),
+        "{stderr}"
+    );
+    let (code, stdout, _) = run(preflight()
+        .env("PREFLIGHT_HOME", home.path())
+        .current_dir(project.path())
+        .arg("run"));
+    assert_eq!(code, 2);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["decision"], "NO_GO");
+    assert_eq!(report["blocking_issues"][0]["id"], "policy.digest_mismatch");
+    assert!(
+        !home
+            .path()
+            .join("modules/sha256")
+            .join(format!("{pinned}.wasm"))
+            .exists()
+    );
+
+    // Unpinned remote policies are refused outright; offline without the module too.
+    let unpinned = remote_project(&format!("http://127.0.0.1:{port}/remote-rule.wasm"), None);
+    let (code, stdout, _) = run(preflight()
+        .env("PREFLIGHT_HOME", home.path())
+        .current_dir(unpinned.path())
+        .arg("run"));
+    assert_eq!(code, 2);
+    assert!(stdout.contains("must be pinned"), "{stdout}");
+    let (code, stdout, _) = run(preflight()
+        .env("PREFLIGHT_HOME", home.path())
+        .current_dir(project.path())
+        .args(["run", "--offline"]));
+    assert_eq!(code, 2);
+    assert!(stdout.contains("--offline forbids downloading"), "{stdout}");
+}

@@ -38,6 +38,13 @@ pub enum PolicyCommand {
         /// A `.wasm` file or `builtin:NAME`.
         module: String,
     },
+    /// Download every remote policy into the module store, checking its pins, so later runs work
+    /// offline.
+    Pull {
+        /// Configuration file (default: preflight.toml in the working directory).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Scaffold a policy crate: one sample rule, case files, a build script, a README.
     New {
         /// The policy's name: lowercase letters, digits, `-`.
@@ -59,6 +66,7 @@ fn read(source: &PolicySource) -> Result<Vec<u8>, String> {
         PolicySource::File(path) => {
             std::fs::read(path).map_err(|err| format!("cannot read `{}`: {err}", path.display()))
         }
+        PolicySource::Url(url) => crate::store::download(url),
     }
 }
 
@@ -68,6 +76,7 @@ pub fn policy(args: &PolicyArgs) -> ExitCode {
         PolicyCommand::Lock { config } => lock_policies(config.clone()),
         PolicyCommand::List { config } => list(config.clone()),
         PolicyCommand::Inspect { module } => inspect(module),
+        PolicyCommand::Pull { config } => pull(config.clone()),
         PolicyCommand::New { name, dir, sdk_path } => super::scaffold::create(name, dir, sdk_path.as_deref())
             .map(|root| format!("created {}\nnext: cd {} && cargo test && ./build.sh && preflight test --policy {name}.wasm cases/\n", root.display(), root.display())),
     };
@@ -125,6 +134,9 @@ fn lock_policies(config_path: Option<PathBuf>) -> Result<String, String> {
             }
         }
         let sha256 = sha256_hex(&bytes);
+        if matches!(spec.source, PolicySource::Url(_)) {
+            crate::store::put(&bytes)?;
+        }
         for (expected, pinned_by) in &spec.pin.sha256 {
             if !expected.eq_ignore_ascii_case(&sha256) {
                 return Err(format!(
@@ -146,6 +158,42 @@ fn lock_policies(config_path: Option<PathBuf>) -> Result<String, String> {
     }
     lock.save(&lock_path).map_err(|err| err.to_string())?;
     let _ = writeln!(out, "wrote {}", lock_path.display());
+    Ok(out)
+}
+
+fn pull(config_path: Option<PathBuf>) -> Result<String, String> {
+    let args = InputArgs {
+        config: config_path,
+        ..InputArgs::default()
+    };
+    let plan = inputs::plan(&args).map_err(|err| err.to_string())?;
+    let mut out = String::new();
+    for spec in &plan.specs {
+        let PolicySource::Url(url) = &spec.source else {
+            continue;
+        };
+        let Some((expected, pinned_by)) = spec.pin.sha256.first() else {
+            return Err(format!(
+                "remote policy `{url}` has no sha256 pin: add `sha256` in preflight.toml or run `preflight policy lock`"
+            ));
+        };
+        if crate::store::get(expected).is_some() {
+            let _ = writeln!(out, "present {url} sha256:{expected}");
+            continue;
+        }
+        let bytes = crate::store::download(url)?;
+        let actual = sha256_hex(&bytes);
+        if !actual.eq_ignore_ascii_case(expected) {
+            return Err(format!(
+                "policy `{url}`: sha256 mismatch: expected {expected} ({pinned_by}), got {actual}; nothing was stored"
+            ));
+        }
+        crate::store::put(&bytes)?;
+        let _ = writeln!(out, "pulled {url} sha256:{actual}");
+    }
+    if out.is_empty() {
+        out.push_str("no remote policies configured\n");
+    }
     Ok(out)
 }
 

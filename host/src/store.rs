@@ -1,0 +1,76 @@
+//! The content-addressed module store: modules pulled over HTTPS live under
+//! `$PREFLIGHT_HOME/modules/sha256/HEX.wasm`, so later runs work offline, and every read checks
+//! the bytes against their name.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::sandbox::sha256_hex;
+
+/// The store folder.
+pub fn dir() -> Option<PathBuf> {
+    crate::sandbox::cache::default_dir().and_then(|compiled| {
+        compiled
+            .parent()
+            .map(|home| home.join("modules").join("sha256"))
+    })
+}
+
+/// A module from the store, when present and intact.
+pub fn get(sha256: &str) -> Option<Vec<u8>> {
+    let path = dir()?.join(format!("{}.wasm", sha256.to_ascii_lowercase()));
+    let bytes = std::fs::read(&path).ok()?;
+    if sha256_hex(&bytes).eq_ignore_ascii_case(sha256) {
+        Some(bytes)
+    } else {
+        let _ = std::fs::remove_file(&path);
+        None
+    }
+}
+
+/// Stores bytes under their sha256; returns it.
+///
+/// # Errors
+/// When the store cannot be written.
+pub fn put(bytes: &[u8]) -> Result<String, String> {
+    let sha256 = sha256_hex(bytes);
+    let dir = dir().ok_or_else(|| "no store folder: set PREFLIGHT_HOME".to_owned())?;
+    std::fs::create_dir_all(&dir).map_err(|err| format!("`{}`: {err}", dir.display()))?;
+    let path = dir.join(format!("{sha256}.wasm"));
+    let temp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&temp, bytes)
+        .and_then(|()| std::fs::rename(&temp, &path))
+        .map_err(|err| format!("`{}`: {err}", path.display()))?;
+    Ok(sha256)
+}
+
+/// Downloads a module over HTTPS (or HTTP) with a timeout.
+///
+/// # Errors
+/// A message naming the URL and what failed.
+pub fn download(url: &str) -> Result<Vec<u8>, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| err.to_string())?;
+    runtime.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|err| err.to_string())?;
+        let response = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|err| format!("cannot download `{url}`: {err}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("cannot download `{url}`: HTTP {status}"));
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|err| format!("cannot download `{url}`: {err}"))?;
+        Ok(bytes.to_vec())
+    })
+}
