@@ -193,6 +193,10 @@ pub fn validate(kind: SchemaKind, document: &Value) -> Result<(), Vec<Violation>
         validator(kind)
     }
     .map_err(|violation| vec![violation])?;
+    // Fast path: a valid document costs one pass; errors are collected only when there are some.
+    if validator.is_valid(document) {
+        return Ok(());
+    }
     let mut violations: Vec<Violation> = validator
         .iter_errors(document)
         .map(|error| Violation {
