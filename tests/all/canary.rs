@@ -682,10 +682,9 @@ fn many_series_is_an_error_not_a_guess() {
     assert!(stderr.contains("returned 2 series"), "{stderr}");
 }
 
-#[test]
-fn monitor_stops_at_the_failure_limit() {
-    let Some(server) = prometheus() else { return };
-    let port = server.lock().unwrap().port;
+/// Runs `canary monitor` on a scenario; returns (exit code, report, stderr, diff report).
+fn monitor(job: &str, extra: &[&str]) -> Option<(i32, Value, String, Value)> {
+    let port = prometheus()?.lock().unwrap().port;
     let dir = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = run(preflight()
         .current_dir(dir.path())
@@ -695,30 +694,34 @@ fn monitor_stops_at_the_failure_limit() {
             "--prometheus",
             &format!("http://127.0.0.1:{port}"),
         ])
-        .args([
-            "--baseline",
-            "job=\"latency\",track=\"baseline\"",
-            "--canary",
-            "job=\"latency\",track=\"canary\"",
-        ])
-        .args([
+        .args(["--baseline", &format!("job=\"{job}\",track=\"baseline\"")])
+        .args(["--canary", &format!("job=\"{job}\",track=\"canary\"")])
+        .args(["--interval", "60s", "--window", "10m"])
+        .args(extra));
+    let report = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    let diff_path = dir.path().join(".playbook/canary_diff_report.json");
+    let diff = serde_json::from_str(&std::fs::read_to_string(diff_path).unwrap()).unwrap();
+    Some((code, report, stderr, diff))
+}
+
+#[test]
+fn monitor_stops_at_the_failure_limit() {
+    let start = (END - 300).to_string();
+    let Some((code, report, stderr, diff)) = monitor(
+        "latency",
+        &[
             "--start",
-            &(END - 300).to_string(),
-            "--interval",
-            "60s",
+            &start,
             "--duration",
             "5m",
-            "--window",
-            "10m",
-        ])
-        .args(["--failure-limit", "2"]));
+            "--failure-limit",
+            "2",
+        ],
+    ) else {
+        return;
+    };
     assert_eq!(code, 1, "{stderr}");
-    let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["decision"], "NO_GO");
-    let diff: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join(".playbook/canary_diff_report.json")).unwrap(),
-    )
-    .unwrap();
     assert_eq!(
         diff["intervals"].as_array().unwrap().len(),
         2,
@@ -732,35 +735,13 @@ fn monitor_stops_at_the_failure_limit() {
 
 #[test]
 fn monitor_passes_when_every_interval_passes() {
-    let Some(server) = prometheus() else { return };
-    let port = server.lock().unwrap().port;
-    let dir = tempfile::tempdir().unwrap();
-    let (code, _, stderr) = run(preflight()
-        .current_dir(dir.path())
-        .args([
-            "canary",
-            "monitor",
-            "--prometheus",
-            &format!("http://127.0.0.1:{port}"),
-        ])
-        .args([
-            "--baseline",
-            "job=\"healthy\",track=\"baseline\"",
-            "--canary",
-            "job=\"healthy\",track=\"canary\"",
-        ])
-        .args([
-            "--start",
-            &(END - 180).to_string(),
-            "--interval",
-            "60s",
-            "--duration",
-            "3m",
-        ]));
+    let start = (END - 180).to_string();
+    let Some((code, report, stderr, diff)) =
+        monitor("healthy", &["--start", &start, "--duration", "3m"])
+    else {
+        return;
+    };
     assert_eq!(code, 0, "{stderr}");
-    let diff: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join(".playbook/canary_diff_report.json")).unwrap(),
-    )
-    .unwrap();
+    assert_eq!(report["decision"], "GO");
     assert_eq!(diff["intervals"].as_array().unwrap().len(), 3);
 }

@@ -51,6 +51,25 @@ pub(crate) struct Parsed {
     pub suppressed: u64,
 }
 
+/// Parses a report that is a JSON array of `T`; `tool` and `command` name the tool and how to
+/// write the report, for the error message.
+pub(crate) fn parse_array<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+    tool: &str,
+    command: &str,
+) -> Result<Vec<T>, CollectError> {
+    let value: Value = serde_json::from_str(text).map_err(|err| CollectError::json(path, &err))?;
+    if !value.is_array() {
+        return Err(CollectError::content(
+            path,
+            format!("not a {tool} JSON report: expected an array (write it with `{command}`)"),
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|err| CollectError::content(path, format!("not a {tool} report: {err}")))
+}
+
 /// Reads every configured report and returns the `security` section.
 ///
 /// # Errors

@@ -22,17 +22,8 @@ struct Leak {
 }
 
 pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>, CollectError> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|err| CollectError::json(path, &err))?;
-    if !value.is_array() {
-        return Err(CollectError::content(
-            path,
-            "not a Gitleaks JSON report: expected an array of findings (write it with `gitleaks ... --report-format json`)",
-        ));
-    }
-    let leaks: Vec<Leak> = serde_json::from_value(value).map_err(|err| {
-        CollectError::content(path, format!("not a Gitleaks finding list: {err}"))
-    })?;
+    let leaks: Vec<Leak> =
+        super::parse_array(path, text, "Gitleaks", "gitleaks ... --report-format json")?;
     let findings = leaks
         .into_iter()
         .map(|leak| {

@@ -27,16 +27,8 @@ struct Position {
 }
 
 pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>, CollectError> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|err| CollectError::json(path, &err))?;
-    if !value.is_array() {
-        return Err(CollectError::content(
-            path,
-            "not a Ruff JSON report: expected an array of violations (write it with `ruff check --output-format json`)",
-        ));
-    }
-    let violations: Vec<Violation> = serde_json::from_value(value)
-        .map_err(|err| CollectError::content(path, format!("not a Ruff violation list: {err}")))?;
+    let violations: Vec<Violation> =
+        super::parse_array(path, text, "Ruff", "ruff check --output-format json")?;
     let findings = violations
         .into_iter()
         .map(|v| Finding {
