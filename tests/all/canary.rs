@@ -745,3 +745,57 @@ fn monitor_passes_when_every_interval_passes() {
     assert_eq!(report["decision"], "GO");
     assert_eq!(diff["intervals"].as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn ctrl_c_writes_the_report_so_far_with_no_go() {
+    let Some(server) = prometheus() else { return };
+    let port = server.lock().unwrap().port;
+    let dir = tempfile::tempdir().unwrap();
+    // Starting now, the first interval ends a minute from now: the monitor is waiting.
+    let child = preflight()
+        .current_dir(dir.path())
+        .args([
+            "canary",
+            "monitor",
+            "--prometheus",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .args([
+            "--baseline",
+            "job=\"healthy\",track=\"baseline\"",
+            "--canary",
+            "job=\"healthy\",track=\"canary\"",
+        ])
+        .args(["--interval", "60s", "--duration", "5m"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["decision"], "NO_GO");
+    assert!(
+        report["blocking_issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == "canary.interrupted"),
+        "{report:#}"
+    );
+    let diff =
+        std::fs::read_to_string(dir.path().join(".playbook/canary_diff_report.json")).unwrap();
+    let diff: Value = serde_json::from_str(&diff).unwrap();
+    assert_eq!(diff["verdict"], "FAIL");
+}
