@@ -5,7 +5,7 @@ use preflight_sdk::canary::{Canary, Direction, Metric, MetricKind, Sample, Serie
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::prometheus::{Client, PromError, QueryResult};
+use crate::prometheus::{Client, QueryResult};
 use crate::report::Report;
 
 /// The placeholder a query template carries for the label selector.
@@ -162,13 +162,9 @@ async fn fetch(client: &Client, query: String, window: Window) -> Series {
                 }
             }
         }
-        Err(err) => series.error = Some(describe(&err)),
+        Err(err) => series.error = Some(err.to_string()),
     }
     series
-}
-
-fn describe(err: &PromError) -> String {
-    err.to_string()
 }
 
 /// Fetches every metric for both sides into a `canary` section.

@@ -55,16 +55,6 @@ fn parse_time(text: &str) -> Result<f64, String> {
         })
 }
 
-fn parse_target(text: &str) -> Result<Target, String> {
-    use clap::ValueEnum as _;
-    let (name, path) = match text.split_once('=') {
-        Some((name, path)) if !path.is_empty() => (name, Some(PathBuf::from(path))),
-        _ => (text, None),
-    };
-    let format = Format::from_str(name, true).map_err(|_| format!("unknown format `{name}`"))?;
-    Ok(Target { format, path })
-}
-
 /// Where the data comes from and where the results go.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SourceArgs {
@@ -110,7 +100,7 @@ pub struct SourceArgs {
     #[arg(long = "policy", value_name = "FILE.wasm")]
     pub policy: Vec<PathBuf>,
     /// Report format, optionally with a file (`json`, `text`, `markdown`, `junit`, ...).
-    #[arg(long = "format", value_name = "FORMAT[=FILE]", value_parser = parse_target)]
+    #[arg(long = "format", value_name = "FORMAT[=FILE]", value_parser = run::parse_target)]
     pub format: Vec<Target>,
     /// Write the report to FILE; paired in order with formats that name no file.
     #[arg(long, short, value_name = "FILE")]
@@ -361,9 +351,7 @@ async fn analyze_once(setup: &Setup, window: Window) -> (run::RunOutcome, Option
         }
         // The data could not be fetched: never a PASS, and a distinct exit code.
         outcome.exit = ExitCode::Error;
-        if outcome.report.decision != Decision::NoGo {
-            outcome.report.decision = Decision::NoGo;
-        }
+        outcome.report.decision = Decision::NoGo;
         outcome.report.blocking_issues.push(ReportIssue {
             policy: "preflight".to_owned(),
             id: "canary.query_failed".to_owned(),

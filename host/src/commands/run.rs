@@ -21,7 +21,11 @@ pub struct Target {
     pub path: Option<PathBuf>,
 }
 
-fn parse_target(text: &str) -> Result<Target, String> {
+/// Parses `FORMAT` or `FORMAT=FILE` for `--format`.
+///
+/// # Errors
+/// A message naming the unknown format or the missing file.
+pub fn parse_target(text: &str) -> Result<Target, String> {
     use clap::ValueEnum as _;
     let (name, path) = match text.split_once('=') {
         Some((name, path)) if !path.is_empty() => (name, Some(PathBuf::from(path))),
