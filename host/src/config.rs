@@ -100,7 +100,8 @@ pub struct TestsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
-    /// `builtin:NAME` or a path to a `.wasm` file (relative to the config file).
+    /// `builtin:NAME`, a path to a `.wasm` file (relative to the config file), an `https://` URL
+    /// or an `oci://REGISTRY/REPO:TAG` (or `@sha256:…`) reference.
     pub source: String,
     /// Settings passed to the policy.
     #[serde(default)]
@@ -111,6 +112,13 @@ pub struct PolicyConfig {
     /// The module's expected sha256; checked before it is compiled.
     #[serde(default)]
     pub sha256: Option<String>,
+    /// A minisign public key (the `RW…` line); the module must carry a valid signature by it.
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// Where the module's minisign signature is: a path (relative to the config file) or an
+    /// `https://` URL. Default: the source with `.minisig` appended.
+    #[serde(default)]
+    pub signature: Option<String>,
     /// Whether the policy's decision counts (default true). A policy that is not enforced is
     /// reported, and its blocking issues become warnings.
     #[serde(default = "yes")]

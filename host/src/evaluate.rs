@@ -18,8 +18,9 @@ pub enum PolicySource {
     Builtin(String),
     /// A module file.
     File(PathBuf),
-    /// A module fetched over HTTPS into the content-addressed store; must be pinned.
-    Url(String),
+    /// A module fetched over HTTPS or from an OCI registry (`oci://`) into the
+    /// content-addressed store; must be pinned.
+    Remote(String),
 }
 
 impl std::fmt::Display for PolicySource {
@@ -27,7 +28,7 @@ impl std::fmt::Display for PolicySource {
         match self {
             PolicySource::Builtin(name) => write!(f, "builtin:{name}"),
             PolicySource::File(path) => write!(f, "{}", path.display()),
-            PolicySource::Url(url) => f.write_str(url),
+            PolicySource::Remote(url) => f.write_str(url),
         }
     }
 }
@@ -56,6 +57,8 @@ pub struct Pin {
     pub locked: bool,
     /// Never download: remote modules must already be in the store (`--offline`).
     pub offline: bool,
+    /// A minisign signature the module must carry.
+    pub signature: Option<crate::signature::SignaturePin>,
 }
 
 /// A module that could not be read or loaded.
@@ -131,6 +134,17 @@ pub enum LoadError {
         /// What failed.
         message: String,
     },
+    /// The module's signature is missing or does not verify.
+    #[error("policy `{source_name}`: {message}")]
+    #[diagnostic(help(
+        "sign the approved module with `minisign -Sm MODULE` using the key whose public half is in preflight.toml"
+    ))]
+    BadSignature {
+        /// The source.
+        source_name: String,
+        /// What is wrong with the signature.
+        message: String,
+    },
     /// `--locked` and the module is not in the lock file.
     #[error(
         "policy `{source_name}` is not in preflight.lock, and --locked refuses unpinned modules"
@@ -155,6 +169,7 @@ impl LoadError {
             LoadError::DigestMismatch { .. } => "policy.digest_mismatch",
             LoadError::VersionMismatch { .. } => "policy.version_mismatch",
             LoadError::NotLocked { .. } => "policy.not_locked",
+            LoadError::BadSignature { .. } => "policy.signature_invalid",
             LoadError::Remote { .. } => "policy.remote_unavailable",
             LoadError::Policy(err) => err.id(),
         }
@@ -199,7 +214,7 @@ pub fn load(runtime: &Runtime, spec: &PolicySpec) -> Result<Loaded, LoadFailure>
             })?;
             &owned
         }
-        PolicySource::Url(url) => {
+        PolicySource::Remote(url) => {
             owned = remote(url, &spec.pin).map_err(|message| LoadFailure {
                 source: source.clone(),
                 sha256: None,
@@ -232,6 +247,17 @@ pub fn load(runtime: &Runtime, spec: &PolicySpec) -> Result<Loaded, LoadFailure>
                 pinned_by: pinned_by.clone(),
             }));
         }
+    }
+    if let Some(pin) = &spec.pin.signature {
+        let remote = matches!(spec.source, PolicySource::Remote(_));
+        crate::signature::verify(pin, &source, &sha256, bytes, remote, spec.pin.offline).map_err(
+            |message| {
+                refuse(LoadError::BadSignature {
+                    source_name: source.clone(),
+                    message,
+                })
+            },
+        )?;
     }
     if let Some(requirement) = &spec.pin.version {
         let metadata =
@@ -276,7 +302,7 @@ fn remote(url: &str, pin: &Pin) -> Result<Vec<u8>, String> {
             "sha256 {expected} is not in the module store and --offline forbids downloading it"
         ));
     }
-    let bytes = crate::store::download(url)?;
+    let bytes = crate::store::fetch(url)?;
     if crate::sandbox::sha256_hex(&bytes).eq_ignore_ascii_case(expected) {
         crate::store::put(&bytes)?;
     }

@@ -179,6 +179,37 @@ fn specs(
             Some(table) => serde_json::to_value(table).map_err(|err| invalid(err.to_string()))?,
             None => json!({}),
         };
+        let signature = match (&entry.public_key, &entry.signature) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err(invalid(format!(
+                    "policy `{}` names a `signature` but no `public_key` to check it with",
+                    entry.source
+                )));
+            }
+            (Some(_), _) if entry.source.starts_with("builtin:") => {
+                return Err(invalid(format!(
+                    "policy `{}` is built into preflight and cannot carry a signature; remove `public_key`",
+                    entry.source
+                )));
+            }
+            (Some(key), location) => {
+                crate::signature::public_key(key)
+                    .map_err(|err| invalid(format!("policy `{}`: {err}", entry.source)))?;
+                let location = location.as_ref().map(|location| {
+                    if location.starts_with("https://") || location.starts_with("http://") {
+                        location.clone()
+                    } else {
+                        loaded.base().join(location).display().to_string()
+                    }
+                });
+                Some(crate::signature::SignaturePin {
+                    public_key: key.clone(),
+                    signature: location,
+                    pinned_by: file.clone(),
+                })
+            }
+        };
         if entry.source == gate_source {
             gate.settings = settings;
             gate.enforce = entry.enforce;
@@ -192,12 +223,17 @@ fn specs(
         let source = match entry.source.strip_prefix("builtin:") {
             Some(name) => PolicySource::Builtin(name.to_owned()),
             None if entry.source.starts_with("https://") || entry.source.starts_with("http://") => {
-                PolicySource::Url(entry.source.clone())
+                PolicySource::Remote(entry.source.clone())
+            }
+            None if entry.source.starts_with(crate::oci::SCHEME) => {
+                crate::oci::parse(&entry.source).map_err(invalid)?;
+                PolicySource::Remote(entry.source.clone())
             }
             None => PolicySource::File(loaded.base().join(&entry.source)),
         };
         let mut pin = crate::evaluate::Pin {
             version: entry.version.clone(),
+            signature,
             ..crate::evaluate::Pin::default()
         };
         if let Some(sha256) = &entry.sha256 {
@@ -240,7 +276,7 @@ fn specs(
 pub fn lock_source(spec: &PolicySpec, base: &std::path::Path) -> String {
     match &spec.source {
         PolicySource::Builtin(name) => format!("builtin:{name}"),
-        PolicySource::Url(url) => url.clone(),
+        PolicySource::Remote(url) => url.clone(),
         PolicySource::File(path) => path
             .strip_prefix(base)
             .unwrap_or(path)

@@ -12,10 +12,12 @@ pub mod exit;
 pub mod facts;
 pub mod inputs;
 pub mod lock;
+pub mod oci;
 pub mod prometheus;
 pub mod report;
 pub mod sandbox;
 pub mod schema;
+pub mod signature;
 pub mod store;
 
 pub use exit::ExitCode;

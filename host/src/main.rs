@@ -1,3 +1,5 @@
+use std::io::IsTerminal as _;
+
 use clap::Parser as _;
 use preflight::ExitCode;
 use preflight::cli::{Cli, Command};
@@ -5,12 +7,18 @@ use preflight::commands;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _ = miette::set_hook(Box::new(|_| {
-        Box::new(
-            miette::MietteHandlerOpts::new()
-                .terminal_links(false)
-                .build(),
-        )
+    // Wrap messages to the terminal; in CI logs (stderr not a terminal) keep each line whole, so
+    // digests and paths can be searched for. `COLUMNS` overrides both.
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|columns| columns.parse::<usize>().ok())
+        .or_else(|| (!std::io::stderr().is_terminal()).then_some(1000));
+    let _ = miette::set_hook(Box::new(move |_| {
+        let options = miette::MietteHandlerOpts::new().terminal_links(false);
+        Box::new(match width {
+            Some(width) => options.width(width).build(),
+            None => options.build(),
+        })
     }));
     match &cli.command {
         Command::Run(args) => commands::run::run(args),

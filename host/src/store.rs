@@ -1,4 +1,4 @@
-//! The content-addressed module store: modules pulled over HTTPS live under
+//! The content-addressed module store: modules pulled over HTTPS or from an OCI registry live under
 //! `$PREFLIGHT_HOME/modules/sha256/HEX.wasm`, so later runs work offline, and every read checks
 //! the bytes against their name.
 
@@ -44,7 +44,19 @@ pub fn put(bytes: &[u8]) -> Result<String, String> {
     Ok(sha256)
 }
 
-/// Downloads a module over HTTPS (or HTTP) with a timeout.
+/// Fetches a remote module: from an OCI registry for `oci://`, else over HTTPS (or HTTP).
+///
+/// # Errors
+/// A message naming the source and what failed.
+pub fn fetch(source: &str) -> Result<Vec<u8>, String> {
+    if source.starts_with(crate::oci::SCHEME) {
+        crate::oci::pull(source)
+    } else {
+        download(source)
+    }
+}
+
+/// Downloads a file over HTTPS (or HTTP) with a timeout.
 ///
 /// # Errors
 /// A message naming the URL and what failed.

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::{preflight, repo, returning, run};
+use crate::support::{preflight, repo, returning, run, serve};
 
 fn project_with_policy(bytes: &[u8], extra: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -337,27 +337,6 @@ fn scaffold_build_test_lock_run() {
             .iter()
             .any(|i| i["id"] == "readiness.below_minimum")
     );
-}
-
-/// Serves `body` for every request on 127.0.0.1 until the process ends; returns the port.
-fn serve(body: Vec<u8>) -> u16 {
-    use std::io::{Read as _, Write as _};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(50) {
-            let Ok(mut stream) = stream else { continue };
-            let mut buffer = [0u8; 4096];
-            let _ = stream.read(&mut buffer);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(&body);
-        }
-    });
-    port
 }
 
 fn remote_project(url: &str, pin: Option<&str>) -> tempfile::TempDir {

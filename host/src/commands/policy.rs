@@ -1,4 +1,5 @@
-//! `preflight policy lock|list|inspect`: pin the modules a pipeline may run, and look at them.
+//! `preflight policy lock|list|inspect|pull|push|new`: pin the modules a pipeline may run, move
+//! them between registries and the store, and look at them.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -35,7 +36,8 @@ pub enum PolicyCommand {
     },
     /// Show a module's metadata, sha256, size, imports and exports without running it.
     Inspect {
-        /// A `.wasm` file or `builtin:NAME`.
+        /// A `.wasm` file, `builtin:NAME`, an `https://` URL or an `oci://` reference (fetched,
+        /// not stored).
         module: String,
     },
     /// Download every remote policy into the module store, checking its pins, so later runs work
@@ -44,6 +46,14 @@ pub enum PolicyCommand {
         /// Configuration file (default: preflight.toml in the working directory).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+    },
+    /// Publish a module to an OCI registry as a wasm artifact, to be used as
+    /// `source = "oci://REGISTRY/REPO:TAG"`.
+    Push {
+        /// The `.wasm` file; its metadata must be readable.
+        module: PathBuf,
+        /// Where to push it: `oci://REGISTRY/REPOSITORY:TAG`.
+        reference: String,
     },
     /// Scaffold a policy crate: one sample rule, case files, a build script, a README.
     New {
@@ -66,7 +76,7 @@ fn read(source: &PolicySource) -> Result<Vec<u8>, String> {
         PolicySource::File(path) => {
             std::fs::read(path).map_err(|err| format!("cannot read `{}`: {err}", path.display()))
         }
-        PolicySource::Url(url) => crate::store::download(url),
+        PolicySource::Remote(url) => crate::store::fetch(url),
     }
 }
 
@@ -77,6 +87,7 @@ pub fn policy(args: &PolicyArgs) -> ExitCode {
         PolicyCommand::List { config } => list(config.clone()),
         PolicyCommand::Inspect { module } => inspect(module),
         PolicyCommand::Pull { config } => pull(config.clone()),
+        PolicyCommand::Push { module, reference } => push(module, reference),
         PolicyCommand::New { name, dir, sdk_path } => super::scaffold::create(name, dir, sdk_path.as_deref())
             .map(|root| format!("created {}\nnext: cd {} && cargo test && ./build.sh && preflight test --policy {name}.wasm cases/\n", root.display(), root.display())),
     };
@@ -134,15 +145,16 @@ fn lock_policies(config_path: Option<PathBuf>) -> Result<String, String> {
             }
         }
         let sha256 = sha256_hex(&bytes);
-        if matches!(spec.source, PolicySource::Url(_)) {
-            crate::store::put(&bytes)?;
-        }
         for (expected, pinned_by) in &spec.pin.sha256 {
             if !expected.eq_ignore_ascii_case(&sha256) {
                 return Err(format!(
                     "policy `{source}`: sha256 mismatch: expected {expected} ({pinned_by}), got {sha256}"
                 ));
             }
+        }
+        check_signature(spec, &sha256, &bytes)?;
+        if matches!(spec.source, PolicySource::Remote(_)) {
+            crate::store::put(&bytes)?;
         }
         let _ = writeln!(
             out,
@@ -161,6 +173,38 @@ fn lock_policies(config_path: Option<PathBuf>) -> Result<String, String> {
     Ok(out)
 }
 
+/// Verifies the module's signature when its config names a public key.
+fn check_signature(
+    spec: &crate::evaluate::PolicySpec,
+    sha256: &str,
+    bytes: &[u8],
+) -> Result<(), String> {
+    let Some(pin) = &spec.pin.signature else {
+        return Ok(());
+    };
+    let source = spec.source.to_string();
+    let remote = matches!(spec.source, PolicySource::Remote(_));
+    crate::signature::verify(pin, &source, sha256, bytes, remote, false)
+        .map_err(|message| format!("policy `{source}`: {message}"))
+}
+
+fn push(module: &std::path::Path, reference: &str) -> Result<String, String> {
+    let bytes = std::fs::read(module)
+        .map_err(|err| format!("cannot read `{}`: {err}", module.display()))?;
+    let source = module.display().to_string();
+    let meta = metadata::read(&source, &bytes).map_err(|err| err.to_string())?;
+    let digest = crate::oci::push(reference, &bytes, &meta.name, &meta.version)?;
+    let sha256 = sha256_hex(&bytes);
+    let repository = reference
+        .rsplit_once(':')
+        .filter(|(_, tag)| !tag.contains('/'))
+        .map_or(reference, |(repository, _)| repository);
+    Ok(format!(
+        "pushed {} {} to {reference}\nmanifest digest: {digest}\nmodule sha256: {sha256}\n\n[[policy]]\nsource = \"{repository}@{digest}\"\nsha256 = \"{sha256}\"\n",
+        meta.name, meta.version
+    ))
+}
+
 fn pull(config_path: Option<PathBuf>) -> Result<String, String> {
     let args = InputArgs {
         config: config_path,
@@ -169,7 +213,7 @@ fn pull(config_path: Option<PathBuf>) -> Result<String, String> {
     let plan = inputs::plan(&args).map_err(|err| err.to_string())?;
     let mut out = String::new();
     for spec in &plan.specs {
-        let PolicySource::Url(url) = &spec.source else {
+        let PolicySource::Remote(url) = &spec.source else {
             continue;
         };
         let Some((expected, pinned_by)) = spec.pin.sha256.first() else {
@@ -177,17 +221,19 @@ fn pull(config_path: Option<PathBuf>) -> Result<String, String> {
                 "remote policy `{url}` has no sha256 pin: add `sha256` in preflight.toml or run `preflight policy lock`"
             ));
         };
-        if crate::store::get(expected).is_some() {
+        if let Some(bytes) = crate::store::get(expected) {
+            check_signature(spec, expected, &bytes)?;
             let _ = writeln!(out, "present {url} sha256:{expected}");
             continue;
         }
-        let bytes = crate::store::download(url)?;
+        let bytes = crate::store::fetch(url)?;
         let actual = sha256_hex(&bytes);
         if !actual.eq_ignore_ascii_case(expected) {
             return Err(format!(
                 "policy `{url}`: sha256 mismatch: expected {expected} ({pinned_by}), got {actual}; nothing was stored"
             ));
         }
+        check_signature(spec, &actual, &bytes)?;
         crate::store::put(&bytes)?;
         let _ = writeln!(out, "pulled {url} sha256:{actual}");
     }
@@ -252,8 +298,12 @@ fn list(config_path: Option<PathBuf>) -> Result<String, String> {
 }
 
 fn inspect(module: &str) -> Result<String, String> {
+    let remote = [crate::oci::SCHEME, "https://", "http://"];
     let source = match module.strip_prefix("builtin:") {
         Some(name) => PolicySource::Builtin(name.to_owned()),
+        None if remote.iter().any(|scheme| module.starts_with(scheme)) => {
+            PolicySource::Remote(module.to_owned())
+        }
         None => PolicySource::File(PathBuf::from(module)),
     };
     let bytes = read(&source)?;
