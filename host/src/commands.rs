@@ -8,4 +8,5 @@ pub mod policy;
 pub mod run;
 pub mod scaffold;
 pub mod schema;
+pub mod stream;
 pub mod test;

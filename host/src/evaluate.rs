@@ -324,12 +324,8 @@ pub struct PolicyLogs {
 pub fn run_one(runtime: &Runtime, loaded: &Loaded, facts: &Facts) -> (PolicyResult, PolicyLogs) {
     let policy = &loaded.policy;
     let name = policy.metadata.name.clone();
-    let input = PolicyInputRef {
-        facts: &facts.value,
-        settings: &loaded.spec.settings,
-    };
     let started = Instant::now();
-    let bytes = serde_json::to_vec(&input).unwrap_or_default();
+    let bytes = policy_input(&facts.json, &loaded.spec.settings);
     let result = runtime.evaluate(policy, &bytes);
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let mut result_entry = PolicyResult {
@@ -374,11 +370,17 @@ pub fn run_one(runtime: &Runtime, loaded: &Loaded, facts: &Facts) -> (PolicyResu
     (result_entry, logs)
 }
 
-/// The policy input (`preflight_sdk::PolicyInput` on the guest side), without copying the facts.
-#[derive(serde::Serialize)]
-struct PolicyInputRef<'a> {
-    facts: &'a Value,
-    settings: &'a Value,
+/// The policy input (`preflight_sdk::PolicyInput` on the guest side): the fact set's JSON,
+/// serialized once per run, spliced in as it is.
+fn policy_input(facts_json: &str, settings: &Value) -> Vec<u8> {
+    let settings = settings.to_string();
+    let mut bytes = Vec::with_capacity(facts_json.len() + settings.len() + 24);
+    bytes.extend_from_slice(b"{\"facts\":");
+    bytes.extend_from_slice(facts_json.as_bytes());
+    bytes.extend_from_slice(b",\"settings\":");
+    bytes.extend_from_slice(settings.as_bytes());
+    bytes.push(b'}');
+    bytes
 }
 
 /// A failed load as a policy result that blocks.

@@ -64,6 +64,8 @@ pub struct Facts {
     pub value: Value,
     /// sha256 of its canonical JSON (sorted keys, no whitespace).
     pub sha256: String,
+    /// The canonical JSON itself: what every policy receives as `facts`, serialized once.
+    pub json: String,
     /// Which input set each top-level section (and each score): a collector, a file, a flag.
     pub sources: BTreeMap<String, String>,
 }
@@ -239,10 +241,12 @@ fn record(overlay: &Value, origin: &str, provenance: &mut BTreeMap<String, Strin
 pub fn from_value(value: Value) -> Result<Facts, FactsError> {
     schema::validate(SchemaKind::Facts, &value)
         .map_err(|violations| FactsError::Invalid { violations })?;
-    let sha256 = crate::sandbox::sha256_hex(canonical_json(&value).as_bytes());
+    let json = canonical_json(&value);
+    let sha256 = crate::sandbox::sha256_hex(json.as_bytes());
     Ok(Facts {
         value,
         sha256,
+        json,
         sources: BTreeMap::new(),
     })
 }

@@ -17,5 +17,6 @@ mod oci;
 mod python_service;
 mod schemas;
 mod signatures;
+mod stream;
 mod supply_chain;
 mod support;

@@ -272,6 +272,7 @@ fn setup(args: &SourceArgs) -> Result<Setup, SetupError> {
         timeout_ms: 1000,
         fuel: crate::sandbox::Limits::default().fuel,
         memory_limit: 64,
+        facts_stream: None,
     };
     Ok(Setup {
         client,

@@ -67,6 +67,10 @@ pub struct RunArgs {
     /// Memory cap per policy, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub memory_limit: usize,
+    /// Evaluate every line of an NDJSON file (`-`: stdin) as a complete fact set and print one
+    /// JSON report per line, in input order: each as `--no-collect --facts LINE` would give.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["facts", "fact"])]
+    pub facts_stream: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -191,6 +195,16 @@ pub fn evaluate_facts(args: &RunArgs, plan: &Plan, facts: &Facts) -> RunOutcome 
             }
         }
     }
+    outcome(args, plan, facts, results)
+}
+
+/// The report and exit code from every policy's result.
+pub fn outcome(
+    args: &RunArgs,
+    plan: &Plan,
+    facts: &Facts,
+    results: Vec<crate::report::PolicyResult>,
+) -> RunOutcome {
     let errored = results.iter().any(|result| result.error.is_some());
     let mut report = evaluate::assemble(Some(facts), results, args.dry_run);
     report.sources = plan.provenance.clone();
@@ -226,6 +240,9 @@ pub fn run(args: &RunArgs) -> ExitCode {
             return ExitCode::Error;
         }
     };
+    if let Some(stream) = &args.facts_stream {
+        return super::stream::run(args, stream, &targets);
+    }
     let outcome = evaluate(args);
     match emit(&targets, args.dry_run, &outcome.report) {
         Ok(()) => outcome.exit,

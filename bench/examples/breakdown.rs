@@ -1,0 +1,135 @@
+//! Where the time of one fresh-sandbox evaluation goes, stage by stage, under several engine
+//! configurations. Run: `cargo run --release --example breakdown` in `bench/`.
+
+use std::time::Instant;
+
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig, Store,
+};
+
+const N: u32 = 20_000;
+
+fn median_us(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn measure(mut f: impl FnMut()) -> f64 {
+    for _ in 0..2_000 {
+        f();
+    }
+    let mut samples = Vec::new();
+    for _ in 0..20 {
+        let start = Instant::now();
+        for _ in 0..N / 20 {
+            f();
+        }
+        samples.push(start.elapsed().as_secs_f64() * 1e6 / f64::from(N / 20));
+    }
+    median_us(samples)
+}
+
+fn run(label: &str, config: &Config, wasm: &[u8], input: &[u8], fuel: bool) {
+    let engine = Engine::new(config).expect("engine");
+    let module = Module::new(&engine, wasm).expect("module");
+    let mut linker: Linker<()> = Linker::new(&engine);
+    linker
+        .func_wrap("preflight", "log", |_: i32, _: i32, _: i32| {})
+        .expect("link");
+    let pre = linker.instantiate_pre(&module).expect("pre");
+    let new_store = || {
+        let mut store = Store::new(&engine, ());
+        store.set_epoch_deadline(1_000_000);
+        if fuel {
+            store.set_fuel(2_000_000_000).expect("fuel");
+        }
+        store
+    };
+    let instantiate = measure(|| {
+        let mut store = new_store();
+        pre.instantiate(&mut store).expect("instantiate");
+    });
+    let mut output = Vec::new();
+    let full = measure(|| {
+        let mut store = new_store();
+        let instance = pre.instantiate(&mut store).expect("instantiate");
+        let memory = instance.get_memory(&mut store, "memory").expect("memory");
+        let alloc = instance
+            .get_typed_func::<i32, i32>(&mut store, "preflight_alloc")
+            .expect("alloc");
+        let evaluate = instance
+            .get_typed_func::<(i32, i32), i64>(&mut store, "preflight_evaluate")
+            .expect("evaluate");
+        let ptr = alloc.call(&mut store, input.len() as i32).expect("alloc");
+        memory.write(&mut store, ptr as usize, input).expect("write");
+        let packed = evaluate.call(&mut store, (ptr, input.len() as i32)).expect("call") as u64;
+        let (p, l) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
+        output.clear();
+        output.extend_from_slice(&memory.data(&store)[p..p + l]);
+    });
+    println!("{label:<44} instantiate {instantiate:>7.2} µs   instantiate+alloc+evaluate+copy {full:>7.2} µs");
+}
+
+fn main() {
+    let wasm = preflight::builtin::find("preflight-gate").expect("gate").wasm;
+    let facts: serde_json::Value =
+        serde_json::from_str(preflight_bench::SEED_FACTS).expect("seed facts");
+    let input = serde_json::to_vec(&serde_json::json!({"facts": facts, "settings": {"mode": "B"}}))
+        .expect("input");
+    println!("preflight-gate: {} bytes; input {} bytes", wasm.len(), input.len());
+
+    let base = || {
+        let mut config = Config::new();
+        config.epoch_interruption(true).max_wasm_stack(512 << 10);
+        config
+    };
+    let mut c = base();
+    c.consume_fuel(true);
+    run("on-demand, fuel (today)", &c, wasm, &input, true);
+    run("on-demand, no fuel", &base(), wasm, &input, false);
+    let pooled = |fuel: bool, keep: usize| {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_memories(64)
+            .total_tables(64)
+            .total_core_instances(64)
+            .max_memory_size(64 << 20)
+            .linear_memory_keep_resident(keep)
+            .table_keep_resident(keep);
+        let mut c = base();
+        c.consume_fuel(fuel)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            .memory_init_cow(true)
+            .memory_reservation(64 << 20)
+            .memory_guard_size(64 << 10);
+        c
+    };
+    run("pooling + CoW, fuel", &pooled(true, 0), wasm, &input, true);
+    run("pooling + CoW + keep 1 MiB resident, fuel", &pooled(true, 1 << 20), wasm, &input, true);
+    run("pooling + CoW + keep 1 MiB resident, no fuel", &pooled(false, 1 << 20), wasm, &input, false);
+
+    let native = measure(|| {
+        preflight_sdk::guest::evaluate_bytes(&input, preflight_gate::evaluate);
+    });
+    let parsed: preflight_sdk::PolicyInput = serde_json::from_slice(&input).expect("input");
+    let native_logic = measure(|| {
+        preflight_gate::evaluate(parsed.clone());
+    });
+    println!("native: evaluate_bytes {native:.2} µs, of which the policy function on parsed input {native_logic:.2} µs");
+
+    // Host-side work after the guest returns.
+    let runtime = preflight::sandbox::Runtime::new(preflight::sandbox::Limits::default()).expect("runtime");
+    let policy = runtime.load("gate", wasm).expect("load");
+    let evaluation = runtime.evaluate(&policy, &input).expect("evaluate");
+    let text = serde_json::to_vec(&evaluation.output).expect("output");
+    let parse = measure(|| {
+        let _: serde_json::Value = serde_json::from_slice(&text).expect("parse");
+    });
+    let value: serde_json::Value = serde_json::from_slice(&text).expect("parse");
+    let check = measure(|| {
+        preflight::schema::policy_output(&value).expect("valid");
+    });
+    let whole = measure(|| {
+        runtime.evaluate(&policy, &input).expect("evaluate");
+    });
+    println!("host: parse output {parse:.2} µs, schema-check + convert {check:.2} µs; Runtime::evaluate {whole:.2} µs");
+}

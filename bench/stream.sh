@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Batch mode: `preflight run --facts-stream` over 10 000 and 100 000 fact sets (varied scores,
+# the seed's shape), one core (taskset), release build. Prints fact sets per second and peak RSS
+# for both sizes, so flat memory shows as the same RSS at both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet -p preflight
+preflight=$PWD/target/release/preflight
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export PREFLIGHT_HOME=$work/home
+python3 - "$work" <<'PY'
+import json, random, sys
+random.seed(7)
+for n in (10_000, 100_000):
+    with open(f"{sys.argv[1]}/facts-{n}.ndjson", "w") as out:
+        for i in range(n):
+            facts = {
+                "project": f"service-{i}",
+                "scores": {"readiness": round(random.uniform(2, 10), 1), "mvp": round(random.uniform(2, 10), 1)},
+                "security": {"gate": random.choice(["PASS", "PASS", "PASS", "FAIL"])},
+                "complexity": random.choice(["low", "medium", "high"]),
+            }
+            out.write(json.dumps(facts) + "\n")
+PY
+cd "$work"
+"$preflight" run --no-collect --facts /dev/null >/dev/null 2>&1 || true   # warm the compiled cache
+echo '{}' > empty.json
+"$preflight" run --no-collect --facts empty.json >/dev/null 2>&1 || true
+for n in 10000 100000; do
+    start=$(date +%s.%N)
+    /usr/bin/time -f "%M" -o rss.txt taskset -c 0 "$preflight" run --facts-stream "facts-$n.ndjson" > "reports-$n.ndjson" || true
+    end=$(date +%s.%N)
+    lines=$(wc -l < "reports-$n.ndjson")
+    python3 -c "
+n, lines, secs, rss = $n, $lines, $end - $start, int(open('rss.txt').read().split()[-1])
+assert lines == n, f'{lines} reports for {n} fact sets'
+print(f'{n:>7} fact sets: {secs:6.2f} s on one core, {n / secs:8.0f} fact sets/s, peak RSS {rss / 1024:.1f} MB')
+"
+done
