@@ -6,8 +6,10 @@
 //!   with the policy already parsed.
 //! - `compile/*`: compiling a module, and loading it from the compiled cache.
 //! - `judge/*`: `canary-judge` on 3 metrics × N samples per side, as wasm and natively.
+//! - `scale/findings/*`: the gate's fresh-sandbox evaluation as the fact set grows (N security
+//!   findings), host-side input serialization included.
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use preflight::builtin;
 use preflight::sandbox::{Limits, Runtime, cache::Cache};
 use serde_json::{Value, json};
@@ -47,11 +49,17 @@ fn compile(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("preflight-bench-{}", std::process::id()));
     let mut group = c.benchmark_group("compile");
     group.sample_size(10);
-    let runtime = Runtime::new(Limits::default()).expect("runtime");
-    group.bench_function("preflight-gate/no_cache", |b| b.iter(|| runtime.load("gate", gate.wasm).expect("load")));
-    let cached = Runtime::new(Limits::default()).expect("runtime").with_cache(Some(Cache::new(dir.clone())));
-    cached.load("gate", gate.wasm).expect("warm the cache");
-    group.bench_function("preflight-gate/warm_cache", |b| b.iter(|| cached.load("gate", gate.wasm).expect("load")));
+    // A runtime remembers the modules it loaded, so each iteration gets a new one (its
+    // creation is not timed).
+    let fresh = || Runtime::new(Limits::default()).expect("runtime");
+    group.bench_function("preflight-gate/no_cache", |b| {
+        b.iter_batched(fresh, |runtime| runtime.load("gate", gate.wasm).expect("load"), BatchSize::PerIteration)
+    });
+    let cached = || fresh().with_cache(Some(Cache::new(dir.clone())));
+    cached().load("gate", gate.wasm).expect("warm the cache");
+    group.bench_function("preflight-gate/warm_cache", |b| {
+        b.iter_batched(cached, |runtime| runtime.load("gate", gate.wasm).expect("load"), BatchSize::PerIteration)
+    });
     group.finish();
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -99,5 +107,33 @@ fn judge(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, gate, compile, judge);
+fn scale(c: &mut Criterion) {
+    let runtime = Runtime::new(Limits::default()).expect("runtime");
+    let gate = builtin::find("preflight-gate").expect("built-in gate");
+    let policy = runtime.load("builtin:preflight-gate", gate.wasm).expect("load");
+    let mut group = c.benchmark_group("scale");
+    for findings in [10usize, 100, 1_000] {
+        let mut facts: Value = serde_json::from_str(preflight_bench::SEED_FACTS).unwrap_or(Value::Null);
+        facts["security"]["findings"] = (0..findings)
+            .map(|i| {
+                json!({
+                    "tool": "ruff", "category": "lint", "severity": "low", "rule": format!("E{}", 100 + i % 50),
+                    "message": "line too long (101 > 100)",
+                    "location": { "path": format!("src/module_{}.py", i % 40), "line": i + 1 },
+                })
+            })
+            .collect();
+        facts["security"]["counts"] = json!({ "lint": { "low": findings } });
+        group.bench_with_input(BenchmarkId::new("findings", findings), &facts, |b, facts| {
+            b.iter(|| {
+                let input = serde_json::to_vec(&json!({ "facts": facts, "settings": {} })).expect("input");
+                let evaluation = runtime.evaluate(&policy, &input).expect("evaluation");
+                assert_eq!(evaluation.output.decision, preflight_sdk::Decision::Go);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, gate, compile, judge, scale);
 criterion_main!(benches);

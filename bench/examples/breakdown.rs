@@ -70,7 +70,79 @@ fn run(label: &str, config: &Config, wasm: &[u8], input: &[u8], fuel: bool) {
     println!("{label:<44} instantiate {instantiate:>7.2} µs   instantiate+alloc+evaluate+copy {full:>7.2} µs");
 }
 
+/// `canary-judge` on 3 metrics × 10 000 samples per side, fresh instance each time, with and
+/// without fuel metering.
+fn judge(fuel: bool) -> f64 {
+    let wasm = preflight::builtin::find("canary-judge").expect("judge").wasm;
+    let mut config = Config::new();
+    config.epoch_interruption(true).max_wasm_stack(512 << 10).consume_fuel(fuel);
+    let engine = Engine::new(&config).expect("engine");
+    let module = Module::new(&engine, wasm).expect("module");
+    let mut linker: Linker<()> = Linker::new(&engine);
+    linker.func_wrap("preflight", "log", |_: i32, _: i32, _: i32| {}).expect("link");
+    let pre = linker.instantiate_pre(&module).expect("pre");
+    let series = |offset: f64| -> Vec<f64> {
+        (0..10_000).map(|i| 0.2 + offset + ((i * 7919) % 1000) as f64 / 100_000.0).collect()
+    };
+    let metric = |name: &str| serde_json::json!({
+        "name": name, "kind": "compare", "direction": "increase",
+        "baseline": { "query": "q", "values": series(0.0) },
+        "canary": { "query": "q", "values": series(0.001) },
+    });
+    let input = serde_json::to_vec(&serde_json::json!({ "facts": { "canary": {
+        "baseline": "b", "canary": "c", "start": 0.0, "end": 1.0, "step": 1.0,
+        "metrics": [metric("a"), metric("b"), metric("c")] } }, "settings": {} }))
+    .expect("input");
+    let mut samples = Vec::new();
+    for _ in 0..15 {
+        let start = Instant::now();
+        let mut store = Store::new(&engine, ());
+        store.set_epoch_deadline(1_000_000);
+        if fuel {
+            store.set_fuel(u64::MAX / 2).expect("fuel");
+        }
+        let instance = pre.instantiate(&mut store).expect("instantiate");
+        let memory = instance.get_memory(&mut store, "memory").expect("memory");
+        let alloc = instance.get_typed_func::<i32, i32>(&mut store, "preflight_alloc").expect("alloc");
+        let evaluate = instance
+            .get_typed_func::<(i32, i32), i64>(&mut store, "preflight_evaluate")
+            .expect("evaluate");
+        let ptr = alloc.call(&mut store, input.len() as i32).expect("alloc");
+        memory.write(&mut store, ptr as usize, &input).expect("write");
+        evaluate.call(&mut store, (ptr, input.len() as i32)).expect("call");
+        samples.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    median_us(samples)
+}
+
 fn main() {
+    let native = {
+        let series = |offset: f64| -> Vec<f64> {
+            (0..10_000).map(|i| 0.2 + offset + ((i * 7919) % 1000) as f64 / 100_000.0).collect()
+        };
+        let metric = |name: &str| serde_json::json!({
+            "name": name, "kind": "compare", "direction": "increase",
+            "baseline": { "query": "q", "values": series(0.0) },
+            "canary": { "query": "q", "values": series(0.001) },
+        });
+        let input = serde_json::to_vec(&serde_json::json!({ "facts": { "canary": {
+            "baseline": "b", "canary": "c", "start": 0.0, "end": 1.0, "step": 1.0,
+            "metrics": [metric("a"), metric("b"), metric("c")] } }, "settings": {} }))
+        .expect("input");
+        let mut samples = Vec::new();
+        for _ in 0..15 {
+            let start = Instant::now();
+            preflight_sdk::guest::evaluate_bytes(&input, canary_judge::evaluate);
+            samples.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        median_us(samples)
+    };
+    let (with_fuel, without) = (judge(true), judge(false));
+    println!(
+        "canary-judge 3 × 10 000: native {native:.2} ms; wasm with fuel {with_fuel:.2} ms ({:.2}×), without fuel {without:.2} ms ({:.2}×)",
+        with_fuel / native,
+        without / native
+    );
     let wasm = preflight::builtin::find("preflight-gate").expect("gate").wasm;
     let facts: serde_json::Value =
         serde_json::from_str(preflight_bench::SEED_FACTS).expect("seed facts");

@@ -65,6 +65,9 @@ pub struct Runtime {
     linker: Arc<Linker<GuestState>>,
     limits: Limits,
     cache: Option<cache::Cache>,
+    /// Modules compiled or loaded in this process, by sha256: the same bytes under several
+    /// names are compiled once.
+    modules: Arc<std::sync::Mutex<std::collections::HashMap<String, Module>>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -152,6 +155,7 @@ impl Runtime {
             linker: Arc::new(linker),
             limits,
             cache: None,
+            modules: Arc::default(),
         })
     }
 
@@ -174,16 +178,30 @@ impl Runtime {
     pub fn load(&self, source: &str, bytes: &[u8]) -> Result<Policy, PolicyError> {
         let metadata = metadata::read(source, bytes)?;
         let sha256 = sha256_hex(bytes);
-        let compiled = match &self.cache {
-            Some(cache) => cache
-                .load_or_compile(&self.engine, &sha256, bytes)
-                .map(|(module, _)| module),
-            None => Module::new(&self.engine, bytes),
+        let known = self
+            .modules
+            .lock()
+            .ok()
+            .and_then(|modules| modules.get(&sha256).cloned());
+        let module = match known {
+            Some(module) => module,
+            None => {
+                let compiled = match &self.cache {
+                    Some(cache) => cache
+                        .load_or_compile(&self.engine, &sha256, bytes)
+                        .map(|(module, _)| module),
+                    None => Module::new(&self.engine, bytes),
+                };
+                let module = compiled.map_err(|err| PolicyError::InvalidModule {
+                    source_name: source.to_owned(),
+                    message: format!("{err:#}"),
+                })?;
+                if let Ok(mut modules) = self.modules.lock() {
+                    modules.insert(sha256.clone(), module.clone());
+                }
+                module
+            }
         };
-        let module = compiled.map_err(|err| PolicyError::InvalidModule {
-            source_name: source.to_owned(),
-            message: format!("{err:#}"),
-        })?;
         check_imports(source, &module)?;
         check_exports(source, &module)?;
         let pre =

@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-pub mod alloc;
 pub mod canary;
 pub mod facts;
 pub mod guest;
@@ -17,9 +16,3 @@ pub use facts::FactSet;
 pub use policy::{
     ABI_VERSION, Decision, Issue, Location, PolicyInput, PolicyMetadata, PolicyOutput,
 };
-
-/// Every evaluation runs in a fresh instance, so policies allocate with a bump allocator
-/// ([`alloc::BumpAllocator`]); the `system-allocator` feature keeps Rust's default instead.
-#[cfg(all(target_arch = "wasm32", not(feature = "system-allocator")))]
-#[global_allocator]
-static ALLOCATOR: alloc::BumpAllocator = alloc::BumpAllocator::new();
