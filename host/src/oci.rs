@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
-use oci_client::errors::OciDistributionError;
 use oci_client::manifest::{WASM_CONFIG_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -93,31 +92,92 @@ fn block_on<T>(future: impl std::future::Future<Output = Result<T, String>>) -> 
         .block_on(future)
 }
 
-/// Pulls a policy module from a registry. The registry client checks each blob against its
-/// digest; the caller still compares the module with its pin.
+/// Pulls a policy module from a registry. The manifest is read first: it must name exactly one
+/// wasm layer no larger than [`crate::store::MAX_MODULE_BYTES`], and no more bytes than that
+/// are ever buffered. The registry client checks the blob against its digest; the caller still
+/// compares the module with its pin.
 ///
 /// # Errors
 /// A message naming the reference and what failed.
 pub fn pull(source: &str) -> Result<Vec<u8>, String> {
     let reference = parse(source)?;
     block_on(async {
-        let image = client(&reference)
-            .pull(&reference, &auth(), vec![WASM_LAYER_MEDIA_TYPE])
+        let client = client(&reference);
+        let auth = auth();
+        let (manifest, _) = client
+            .pull_image_manifest(&reference, &auth)
             .await
-            .map_err(|err| match err {
-                OciDistributionError::IncompatibleLayerMediaTypeError(found) => format!(
-                    "`{source}` is not a policy artifact: it has a layer of type {found}, not {WASM_LAYER_MEDIA_TYPE}"
-                ),
-                err => format!("cannot pull `{source}`: {err}"),
-            })?;
-        let mut layers = image.layers.into_iter();
-        match (layers.next(), layers.next()) {
-            (Some(layer), None) => Ok(layer.data),
-            _ => Err(format!(
-                "`{source}` is not a policy artifact: it must have exactly one layer of type {WASM_LAYER_MEDIA_TYPE}"
-            )),
+            .map_err(|err| format!("cannot pull `{source}`: {err}"))?;
+        let layer = match manifest.layers.as_slice() {
+            [layer] if layer.media_type == WASM_LAYER_MEDIA_TYPE => layer,
+            [layer] => {
+                return Err(format!(
+                    "`{source}` is not a policy artifact: its layer is of type {}, not {WASM_LAYER_MEDIA_TYPE}",
+                    layer.media_type
+                ));
+            }
+            layers => {
+                return Err(format!(
+                    "`{source}` is not a policy artifact: it has {} layers, not one of type {WASM_LAYER_MEDIA_TYPE}",
+                    layers.len()
+                ));
+            }
+        };
+        let cap = crate::store::MAX_MODULE_BYTES;
+        if usize::try_from(layer.size).map_or(true, |size| size > cap) {
+            return Err(format!(
+                "`{source}`: the module is {} bytes, over the {cap}-byte limit for policy modules",
+                layer.size
+            ));
         }
+        let mut out = Capped {
+            bytes: Vec::new(),
+            cap,
+        };
+        client
+            .pull_blob(&reference, layer, &mut out)
+            .await
+            .map_err(|err| format!("cannot pull `{source}`: {err}"))?;
+        Ok(out.bytes)
     })
+}
+
+/// A buffer that refuses to grow past its cap.
+struct Capped {
+    bytes: Vec<u8>,
+    cap: usize,
+}
+
+impl tokio::io::AsyncWrite for Capped {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if this.bytes.len() + buf.len() > this.cap {
+            return std::task::Poll::Ready(Err(std::io::Error::other(format!(
+                "the registry sent more than the {}-byte limit for policy modules",
+                this.cap
+            ))));
+        }
+        this.bytes.extend_from_slice(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
 }
 
 /// Pushes a policy module; returns the manifest digest, by which it can be pulled.

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use crate::sandbox::sha256_hex;
 
+/// The largest module a remote source may send (64 MiB); more is refused, never buffered.
+pub const MAX_MODULE_BYTES: usize = 64 << 20;
+
 /// The store folder.
 pub fn dir() -> Option<PathBuf> {
     crate::sandbox::cache::default_dir().and_then(|compiled| {
@@ -79,10 +82,27 @@ pub fn download(url: &str) -> Result<Vec<u8>, String> {
         if !status.is_success() {
             return Err(format!("cannot download `{url}`: HTTP {status}"));
         }
-        let bytes = response
-            .bytes()
+        let too_large = || {
+            format!("cannot download `{url}`: it is over the {MAX_MODULE_BYTES}-byte limit for policy modules")
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_MODULE_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        let mut response = response;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|err| format!("cannot download `{url}`: {err}"))?;
-        Ok(bytes.to_vec())
+            .map_err(|err| format!("cannot download `{url}`: {err}"))?
+        {
+            if bytes.len() + chunk.len() > MAX_MODULE_BYTES {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
     })
 }

@@ -457,3 +457,41 @@ fn a_server_returning_other_bytes_than_the_pin_is_refused() {
     assert_eq!(code, 2);
     assert!(stdout.contains("--offline forbids downloading"), "{stdout}");
 }
+
+#[test]
+fn a_server_sending_an_oversized_module_is_cut_off() {
+    use std::io::{Read as _, Write as _};
+    // Claims 100 MiB; the download is refused on the header, before any body is buffered.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(5) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                100u64 << 20
+            );
+            let _ = stream.write_all(&[0u8; 1024]);
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    let project = remote_project(
+        &format!("http://127.0.0.1:{port}/huge.wasm"),
+        Some(&"0".repeat(64)),
+    );
+    let (code, stdout, stderr) = run(preflight()
+        .env("PREFLIGHT_HOME", home.path())
+        .current_dir(project.path())
+        .arg("run"));
+    assert_eq!(code, 2, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["decision"], "NO_GO");
+    assert_eq!(
+        report["blocking_issues"][0]["id"],
+        "policy.remote_unavailable"
+    );
+    assert!(stderr.contains("over the 67108864-byte limit"), "{stderr}");
+}
