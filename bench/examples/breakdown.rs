@@ -180,11 +180,11 @@ fn main() {
     run("pooling + CoW + keep 1 MiB resident, no fuel", &pooled(false, 1 << 20), wasm, &input, false);
 
     let native = measure(|| {
-        preflight_sdk::guest::evaluate_bytes(&input, preflight_gate::evaluate);
+        preflight_sdk::guest::evaluate_bytes(&input, preflight_gate::evaluate_typed);
     });
     let parsed: preflight_sdk::PolicyInput = serde_json::from_slice(&input).expect("input");
     let native_logic = measure(|| {
-        preflight_gate::evaluate(parsed.clone());
+        preflight_gate::evaluate_typed(parsed.clone());
     });
     println!("native: evaluate_bytes {native:.2} µs, of which the policy function on parsed input {native_logic:.2} µs");
 

@@ -3,6 +3,6 @@ fn main() {
     let input = serde_json::to_vec(&serde_json::json!({"facts": facts, "settings": {"mode": "B"}})).expect("input");
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100);
     for _ in 0..n {
-        std::hint::black_box(preflight_sdk::guest::evaluate_bytes(&input, preflight_gate::evaluate));
+        std::hint::black_box(preflight_sdk::guest::evaluate_bytes(&input, preflight_gate::evaluate_typed));
     }
 }

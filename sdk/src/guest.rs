@@ -33,17 +33,22 @@ pub const fn is_plain_json_string(text: &str) -> bool {
 
 /// Runs one evaluation on raw bytes: parse the input, call the policy, serialize the output.
 ///
-/// Input that does not parse gives a `NO_GO` output with an `input.invalid` blocking issue rather
-/// than a trap, so the host can show the reason.
-pub fn evaluate_bytes(input: &[u8], evaluate: fn(PolicyInput) -> PolicyOutput) -> Vec<u8> {
-    let output = match serde_json::from_slice::<PolicyInput>(input) {
-        Ok(input) => evaluate(input),
-        Err(err) => PolicyOutput::blocked(Issue::new(
+/// The policy returns a [`PolicyOutput`] or a [`TypedOutput`](crate::TypedOutput), whose typed
+/// details are serialized without building a JSON tree first. Input that does not parse gives a
+/// `NO_GO` output with an `input.invalid` blocking issue rather than a trap, so the host can show
+/// the reason.
+pub fn evaluate_bytes<O: serde::Serialize>(
+    input: &[u8],
+    evaluate: fn(PolicyInput) -> O,
+) -> Vec<u8> {
+    let serialized = match serde_json::from_slice::<PolicyInput>(input) {
+        Ok(input) => serde_json::to_vec(&evaluate(input)),
+        Err(err) => serde_json::to_vec(&PolicyOutput::blocked(Issue::new(
             "input.invalid",
             format!("the policy could not read its input: {err}"),
-        )),
+        ))),
     };
-    match serde_json::to_vec(&output) {
+    match serialized {
         Ok(bytes) => bytes,
         Err(err) => {
             let fallback = PolicyOutput {
@@ -65,7 +70,7 @@ pub fn evaluate_bytes(input: &[u8], evaluate: fn(PolicyInput) -> PolicyOutput) -
 #[cfg(target_arch = "wasm32")]
 mod wasm {
     use super::evaluate_bytes;
-    use crate::policy::{PolicyInput, PolicyOutput};
+    use crate::policy::PolicyInput;
 
     /// `preflight_alloc`: reserves `len` bytes the host writes the input into.
     pub fn alloc(len: i32) -> i32 {
@@ -78,7 +83,7 @@ mod wasm {
 
     /// `preflight_evaluate`: reads the input the host wrote at `ptr`, returns
     /// `(out_ptr << 32) | out_len`. The store is discarded after the call, so nothing is freed.
-    pub fn evaluate(ptr: i32, len: i32, policy: fn(PolicyInput) -> PolicyOutput) -> i64 {
+    pub fn evaluate<O: serde::Serialize>(ptr: i32, len: i32, policy: fn(PolicyInput) -> O) -> i64 {
         let len = usize::try_from(len).unwrap_or(0);
         let input: &[u8] = if len == 0 {
             &[]
@@ -96,6 +101,9 @@ mod wasm {
 
 #[cfg(target_arch = "wasm32")]
 pub use wasm::{alloc, evaluate};
+
+/// Checks, at compile time, that a function can be exported as a policy.
+pub fn check_policy_function<O: serde::Serialize>(_: fn(PolicyInput) -> O) {}
 
 /// Exports a policy function under ABI v1 and embeds its metadata.
 ///
@@ -140,7 +148,10 @@ macro_rules! export_policy {
                     && $crate::guest::is_plain_json_string($description),
                 "policy name and description must not contain quotes, backslashes or control characters"
             );
-            const _: fn($crate::PolicyInput) -> $crate::PolicyOutput = $evaluate;
+            #[allow(dead_code, reason = "only checks the policy function's type")]
+            fn check_policy_function() {
+                $crate::guest::check_policy_function($evaluate);
+            }
 
             #[cfg(target_arch = "wasm32")]
             #[unsafe(link_section = "preflight.policy")]

@@ -14,5 +14,5 @@ pub mod testing;
 
 pub use facts::FactSet;
 pub use policy::{
-    ABI_VERSION, Decision, Issue, Location, PolicyInput, PolicyMetadata, PolicyOutput,
+    ABI_VERSION, Decision, Issue, Location, PolicyInput, PolicyMetadata, PolicyOutput, TypedOutput,
 };

@@ -123,6 +123,36 @@ pub struct Location {
     pub column: Option<u32>,
 }
 
+/// What a policy returns, with `details` typed: serialized straight to JSON, without building a
+/// [`Value`] tree first. The host reads it as a [`PolicyOutput`]; [`TypedOutput::into_output`]
+/// gives that natively, for tests.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TypedOutput<D> {
+    /// The policy's decision. It must be `NO_GO` when `blocking_issues` is not empty.
+    pub decision: Decision,
+    /// Issues that block the release.
+    pub blocking_issues: Vec<Issue>,
+    /// Issues worth reading that do not block.
+    pub warnings: Vec<Issue>,
+    /// How the decision was reached; must serialize to a JSON object.
+    pub details: D,
+}
+
+impl<D: Serialize> TypedOutput<D> {
+    /// The same output with `details` as a JSON value.
+    pub fn into_output(self) -> PolicyOutput {
+        let details = serde_json::to_value(&self.details).unwrap_or_else(|err| {
+            serde_json::json!({ "error": format!("the details could not be serialized: {err}") })
+        });
+        PolicyOutput {
+            decision: self.decision,
+            blocking_issues: self.blocking_issues,
+            warnings: self.warnings,
+            details,
+        }
+    }
+}
+
 /// What a policy returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

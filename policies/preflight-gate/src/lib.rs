@@ -16,40 +16,111 @@ pub mod security;
 pub mod settings;
 
 use preflight_sdk::facts::{Complexity, GateVerdict};
-use preflight_sdk::{Decision, Issue, PolicyInput, PolicyOutput, log};
-use serde_json::json;
+use preflight_sdk::{Decision, Issue, PolicyInput, PolicyOutput, TypedOutput, log};
+use serde::Serialize;
 
 use settings::{Resolved, Settings};
 
 preflight_sdk::export_policy! {
     name: "preflight-gate",
     description: "Risk score from readiness, MVP and security with go/canary bands; security gate from scanner findings; test, coverage and artifact rules",
-    evaluate: evaluate,
+    evaluate: evaluate_typed,
 }
 
 /// Evaluates the standard gate.
 pub fn evaluate(input: PolicyInput) -> PolicyOutput {
+    evaluate_typed(input).into_output()
+}
+
+/// Evaluates the standard gate with typed details: what the wasm module exports, so the
+/// output is serialized without building a JSON tree first.
+pub fn evaluate_typed(input: PolicyInput) -> TypedOutput<Details> {
     let settings: Settings = match input.settings() {
         Ok(settings) => settings,
-        Err(issue) => return PolicyOutput::blocked(issue),
+        Err(issue) => return blocked(issue),
     };
     let resolved = match settings.resolve() {
         Ok(resolved) => resolved,
-        Err(message) => return PolicyOutput::blocked(Issue::new("settings.invalid", message)),
+        Err(message) => return blocked(Issue::new("settings.invalid", message)),
     };
     gate(&input, &resolved)
 }
 
-fn gate(input: &PolicyInput, settings: &Resolved) -> PolicyOutput {
+/// The gate's `details`: empty when it could not get as far as a score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Details {
+    /// `{}`.
+    Empty {},
+    /// How the risk score and the decision were reached.
+    Scored(Box<Scored>),
+}
+
+/// How the risk score and the decision were reached.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Scored {
+    /// The mode whose defaults applied.
+    pub mode: &'static str,
+    /// The weights used.
+    pub weights: settings::Weights,
+    /// The scores that went in.
+    pub scores: ScoreDetails,
+    /// The weighted score, 0 to 10, rounded to 4 decimals.
+    pub weighted_score: f64,
+    /// The complexity.
+    pub complexity: &'static str,
+    /// Its penalty.
+    pub penalty: f64,
+    /// Every complexity's penalty.
+    pub penalties: settings::Penalties,
+    /// The risk score.
+    pub risk_score: f64,
+    /// The go and canary thresholds.
+    pub thresholds: settings::Thresholds,
+    /// The decision the risk score alone gives.
+    pub band: Decision,
+    /// Optional artifacts that are missing.
+    pub artifacts_missing: Vec<String>,
+    /// Required artifacts that are missing.
+    pub artifacts_missing_required: Vec<String>,
+    /// The security gate.
+    pub security: security::Details,
+    /// Test and coverage rules.
+    pub quality: Vec<serde_json::Value>,
+}
+
+/// The scores that went into the risk score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoreDetails {
+    /// Readiness, 0 to 10.
+    pub readiness: f64,
+    /// MVP, 0 to 10.
+    pub mvp: f64,
+    /// The security gate's verdict.
+    pub security_gate: Option<&'static str>,
+    /// 10 when the security gate passed, else 0.
+    pub security: f64,
+}
+
+fn blocked(issue: Issue) -> TypedOutput<Details> {
+    TypedOutput {
+        decision: Decision::NoGo,
+        blocking_issues: vec![issue],
+        warnings: Vec::new(),
+        details: Details::Empty {},
+    }
+}
+
+fn gate(input: &PolicyInput, settings: &Resolved) -> TypedOutput<Details> {
     let facts = &input.facts;
     let Some(scores) = facts.scores else {
-        return PolicyOutput::blocked(Issue::new(
+        return blocked(Issue::new(
             "facts.missing",
             "the fact set has no `scores` (readiness and MVP); the standard gate needs them",
         ));
     };
     let Some(complexity) = facts.complexity else {
-        return PolicyOutput::blocked(Issue::new(
+        return blocked(Issue::new(
             "facts.missing",
             "the fact set has no `complexity`; the standard gate needs it",
         ));
@@ -146,28 +217,28 @@ fn gate(input: &PolicyInput, settings: &Resolved) -> PolicyOutput {
     } else {
         Decision::NoGo
     };
-    let details = json!({
-        "mode": settings.mode.as_str(),
-        "weights": weights,
-        "scores": {
-            "readiness": scores.readiness,
-            "mvp": scores.mvp,
-            "security_gate": security_gate.map(GateVerdict::as_str),
-            "security": security_score,
+    let details = Details::Scored(Box::new(Scored {
+        mode: settings.mode.as_str(),
+        weights,
+        scores: ScoreDetails {
+            readiness: scores.readiness,
+            mvp: scores.mvp,
+            security_gate: security_gate.map(GateVerdict::as_str),
+            security: security_score,
         },
-        "weighted_score": round4(weighted),
-        "complexity": complexity.as_str(),
-        "penalty": penalty,
-        "penalties": settings.penalties,
-        "risk_score": risk,
-        "thresholds": thresholds,
-        "band": band,
-        "artifacts_missing": facts.artifacts.missing,
-        "artifacts_missing_required": facts.artifacts.missing_required,
-        "security": security.details,
-        "quality": done.details,
-    });
-    PolicyOutput {
+        weighted_score: round4(weighted),
+        complexity: complexity.as_str(),
+        penalty,
+        penalties: settings.penalties,
+        risk_score: risk,
+        thresholds,
+        band,
+        artifacts_missing: facts.artifacts.missing.clone(),
+        artifacts_missing_required: facts.artifacts.missing_required.clone(),
+        security: security.details,
+        quality: done.details,
+    }));
+    TypedOutput {
         decision,
         blocking_issues: blocking,
         warnings,

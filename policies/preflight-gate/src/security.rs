@@ -2,7 +2,7 @@
 
 use preflight_sdk::Issue;
 use preflight_sdk::facts::{Category, Finding, FindingCounts, GateVerdict, Security, Severity};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::settings::SecurityRules;
 
@@ -19,7 +19,37 @@ pub struct Outcome {
     /// Blocking issues (empty when it passed).
     pub blocking: Vec<Issue>,
     /// Explanation for `details.security`.
-    pub details: Value,
+    pub details: Details,
+}
+
+/// `details.security`: the verdict, the evidence it rests on, and each category's rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Details {
+    /// `PASS`, `FAIL`, or null without evidence.
+    pub verdict: Option<&'static str>,
+    /// `gate`, `findings`, `gate+findings` or `none`.
+    pub evidence: &'static str,
+    /// Finding counts (absent without evidence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counts: Option<FindingCounts>,
+    /// One entry per category when findings were collected (absent without evidence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<RuleDetail>>,
+}
+
+/// How one category's rule came out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleDetail {
+    /// The category.
+    pub category: &'static str,
+    /// The lowest severity that counts, or `never`.
+    pub fail_on: &'static str,
+    /// How many counted findings are allowed.
+    pub allow: u64,
+    /// How many there are.
+    pub count: u64,
+    /// `pass`, `fail` or `off`.
+    pub outcome: &'static str,
 }
 
 /// Decides the security gate.
@@ -39,7 +69,12 @@ pub fn gate(security: &Security, rules: &SecurityRules) -> Outcome {
                     "security.no_evidence",
                     "no security evidence: no `security.gate` verdict and no scanner reports (rule: the security gate fails closed without evidence)",
                 )],
-                details: json!({ "verdict": null, "evidence": "none" }),
+                details: Details {
+                    verdict: None,
+                    evidence: "none",
+                    counts: None,
+                    rules: None,
+                },
             };
         }
         None => {}
@@ -51,19 +86,25 @@ pub fn gate(security: &Security, rules: &SecurityRules) -> Outcome {
             let fail_on = rules.fail_on(category);
             let allow = rules.allow(category);
             let Some(floor) = fail_on.severity() else {
-                rule_details.push(json!({
-                    "category": category.as_str(), "fail_on": "never", "allow": allow,
-                    "count": 0, "outcome": "off",
-                }));
+                rule_details.push(RuleDetail {
+                    category: category.as_str(),
+                    fail_on: "never",
+                    allow,
+                    count: 0,
+                    outcome: "off",
+                });
                 continue;
             };
             let by_severity = counts.category(category);
             let count = by_severity.at_least(floor);
             let failed = count > allow;
-            rule_details.push(json!({
-                "category": category.as_str(), "fail_on": fail_on.as_str(), "allow": allow,
-                "count": count, "outcome": if failed { "fail" } else { "pass" },
-            }));
+            rule_details.push(RuleDetail {
+                category: category.as_str(),
+                fail_on: fail_on.as_str(),
+                allow,
+                count,
+                outcome: if failed { "fail" } else { "pass" },
+            });
             if failed {
                 blocking.push(category_issue(
                     security,
@@ -89,12 +130,12 @@ pub fn gate(security: &Security, rules: &SecurityRules) -> Outcome {
     Outcome {
         verdict: Some(verdict),
         blocking,
-        details: json!({
-            "verdict": verdict.as_str(),
-            "evidence": evidence,
-            "counts": counts,
-            "rules": rule_details,
-        }),
+        details: Details {
+            verdict: Some(verdict.as_str()),
+            evidence,
+            counts: Some(counts),
+            rules: Some(rule_details),
+        },
     }
 }
 
