@@ -70,6 +70,22 @@ fn run(label: &str, config: &Config, wasm: &[u8], input: &[u8], fuel: bool) {
     println!("{label:<44} instantiate {instantiate:>7.2} µs   instantiate+alloc+evaluate+copy {full:>7.2} µs");
 }
 
+/// The judge's input: 3 metrics × 10 000 samples per side.
+fn judge_input() -> Vec<u8> {
+    let series = |offset: f64| -> Vec<f64> {
+        (0..10_000).map(|i| 0.2 + offset + ((i * 7919) % 1000) as f64 / 100_000.0).collect()
+    };
+    let metric = |name: &str| serde_json::json!({
+        "name": name, "kind": "compare", "direction": "increase",
+        "baseline": { "query": "q", "values": series(0.0) },
+        "canary": { "query": "q", "values": series(0.001) },
+    });
+    serde_json::to_vec(&serde_json::json!({ "facts": { "canary": {
+        "baseline": "b", "canary": "c", "start": 0.0, "end": 1.0, "step": 1.0,
+        "metrics": [metric("a"), metric("b"), metric("c")] } }, "settings": {} }))
+    .expect("input")
+}
+
 /// `canary-judge` on 3 metrics × 10 000 samples per side, fresh instance each time, with and
 /// without fuel metering.
 fn judge(fuel: bool) -> f64 {
@@ -81,18 +97,7 @@ fn judge(fuel: bool) -> f64 {
     let mut linker: Linker<()> = Linker::new(&engine);
     linker.func_wrap("preflight", "log", |_: i32, _: i32, _: i32| {}).expect("link");
     let pre = linker.instantiate_pre(&module).expect("pre");
-    let series = |offset: f64| -> Vec<f64> {
-        (0..10_000).map(|i| 0.2 + offset + ((i * 7919) % 1000) as f64 / 100_000.0).collect()
-    };
-    let metric = |name: &str| serde_json::json!({
-        "name": name, "kind": "compare", "direction": "increase",
-        "baseline": { "query": "q", "values": series(0.0) },
-        "canary": { "query": "q", "values": series(0.001) },
-    });
-    let input = serde_json::to_vec(&serde_json::json!({ "facts": { "canary": {
-        "baseline": "b", "canary": "c", "start": 0.0, "end": 1.0, "step": 1.0,
-        "metrics": [metric("a"), metric("b"), metric("c")] } }, "settings": {} }))
-    .expect("input");
+    let input = judge_input();
     let mut samples = Vec::new();
     for _ in 0..15 {
         let start = Instant::now();
@@ -117,18 +122,7 @@ fn judge(fuel: bool) -> f64 {
 
 fn main() {
     let native = {
-        let series = |offset: f64| -> Vec<f64> {
-            (0..10_000).map(|i| 0.2 + offset + ((i * 7919) % 1000) as f64 / 100_000.0).collect()
-        };
-        let metric = |name: &str| serde_json::json!({
-            "name": name, "kind": "compare", "direction": "increase",
-            "baseline": { "query": "q", "values": series(0.0) },
-            "canary": { "query": "q", "values": series(0.001) },
-        });
-        let input = serde_json::to_vec(&serde_json::json!({ "facts": { "canary": {
-            "baseline": "b", "canary": "c", "start": 0.0, "end": 1.0, "step": 1.0,
-            "metrics": [metric("a"), metric("b"), metric("c")] } }, "settings": {} }))
-        .expect("input");
+        let input = judge_input();
         let mut samples = Vec::new();
         for _ in 0..15 {
             let start = Instant::now();

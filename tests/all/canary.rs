@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Server, binary, free_port, http_get, preflight, run};
+use crate::support::{Server, binary, free_port, preflight, run};
 
 /// Start of the recorded data; the analysis window is its last 10 minutes.
 const T0: i64 = 1_700_000_000;
@@ -227,15 +227,8 @@ fn prometheus() -> Option<&'static std::sync::Mutex<Server>> {
                 child,
                 port,
                 _dir: dir,
-            };
-            let started = Instant::now();
-            while http_get(port, "/-/ready").is_none_or(|(status, _)| status != 200) {
-                assert!(
-                    started.elapsed() < Duration::from_secs(60),
-                    "Prometheus did not become ready"
-                );
-                std::thread::sleep(Duration::from_millis(100));
             }
+            .wait_until_ready("/-/ready", Duration::from_secs(60), "Prometheus");
             Some(std::sync::Mutex::new(server))
         })
         .as_ref()

@@ -5,11 +5,11 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{Server, binary, free_port, http_get, preflight, returning, run};
+use crate::support::{Server, binary, free_port, preflight, returning, run};
 
 const GO: &[u8] = br#"{"decision":"GO","blocking_issues":[],"warnings":[],"details":{}}"#;
 
@@ -45,15 +45,8 @@ fn registry() -> Option<Server> {
         child,
         port,
         _dir: dir,
-    };
-    let started = Instant::now();
-    while http_get(port, "/v2/").is_none_or(|(status, _)| status != 200) {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "docker-registry did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
     }
+    .wait_until_ready("/v2/", Duration::from_secs(30), "docker-registry");
     Some(server)
 }
 

@@ -460,23 +460,8 @@ fn a_server_returning_other_bytes_than_the_pin_is_refused() {
 
 #[test]
 fn a_server_sending_an_oversized_module_is_cut_off() {
-    use std::io::{Read as _, Write as _};
     // Claims 100 MiB; the download is refused on the header, before any body is buffered.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(5) {
-            let Ok(mut stream) = stream else { continue };
-            let mut buffer = [0u8; 4096];
-            let _ = stream.read(&mut buffer);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                100u64 << 20
-            );
-            let _ = stream.write_all(&[0u8; 1024]);
-        }
-    });
+    let port = crate::support::serve_raw(100 << 20, vec![0u8; 1024]);
     let home = tempfile::tempdir().unwrap();
     let project = remote_project(
         &format!("http://127.0.0.1:{port}/huge.wasm"),

@@ -158,6 +158,18 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, text))
 }
 
+impl Server {
+    /// Waits until `GET path` answers 200, failing the test after `limit`.
+    pub fn wait_until_ready(self, path: &str, limit: Duration, what: &str) -> Server {
+        let started = std::time::Instant::now();
+        while http_get(self.port, path).is_none_or(|(status, _)| status != 200) {
+            assert!(started.elapsed() < limit, "{what} did not become ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self
+    }
+}
+
 /// A server process the tests started, killed when dropped.
 pub struct Server {
     pub child: Child,
@@ -174,6 +186,12 @@ impl Drop for Server {
 
 /// Serves `body` for every request on 127.0.0.1 until the process ends; returns the port.
 pub fn serve(body: Vec<u8>) -> u16 {
+    serve_raw(body.len() as u64, body)
+}
+
+/// Serves `body` for every request on 127.0.0.1, claiming it is `content_length` bytes long;
+/// returns the port.
+pub fn serve_raw(content_length: u64, body: Vec<u8>) -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -183,8 +201,7 @@ pub fn serve(body: Vec<u8>) -> u16 {
             let _ = stream.read(&mut buffer);
             let _ = write!(
                 stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
+                "HTTP/1.1 200 OK\r\nContent-Length: {content_length}\r\nConnection: close\r\n\r\n"
             );
             let _ = stream.write_all(&body);
         }

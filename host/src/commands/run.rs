@@ -84,6 +84,15 @@ impl RunArgs {
         }
     }
 
+    /// The sandbox runtime these limits describe, with the compiled-module cache from the
+    /// environment.
+    ///
+    /// # Errors
+    /// When wasmtime cannot be configured on this machine.
+    pub fn runtime(&self) -> Result<Runtime, crate::sandbox::PolicyError> {
+        Runtime::new(self.limits()).map(|r| r.with_cache(crate::sandbox::cache::from_env()))
+    }
+
     /// Where each format goes.
     ///
     /// # Errors
@@ -151,9 +160,7 @@ pub fn evaluate(args: &RunArgs) -> RunOutcome {
 
 /// Evaluates every planned policy on gathered facts.
 pub fn evaluate_facts(args: &RunArgs, plan: &Plan, facts: &Facts) -> RunOutcome {
-    let runtime = match Runtime::new(args.limits())
-        .map(|r| r.with_cache(crate::sandbox::cache::from_env()))
-    {
+    let runtime = match args.runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
             let message = err.to_string();
@@ -165,29 +172,7 @@ pub fn evaluate_facts(args: &RunArgs, plan: &Plan, facts: &Facts) -> RunOutcome 
     for spec in &plan.specs {
         match evaluate::load(&runtime, spec) {
             Ok(loaded) => {
-                let (result, logs) = evaluate::run_one(&runtime, &loaded, facts);
-                if let Some(error) = &result.error {
-                    eprintln!("error: {error}");
-                }
-                if args.verbose {
-                    for line in &logs.lines {
-                        eprintln!("[{} {}] {}", logs.policy, line.level, line.message);
-                    }
-                    if logs.dropped > 0 {
-                        eprintln!(
-                            "[{}] {} log line(s) dropped at the log cap",
-                            logs.policy, logs.dropped
-                        );
-                    }
-                    eprintln!(
-                        "[{}] {} in {:.3} ms, fuel {}",
-                        result.name,
-                        result.decision,
-                        result.elapsed_ms,
-                        result.fuel_used.unwrap_or(0)
-                    );
-                }
-                results.push(result);
+                results.push(run_policy(args, &runtime, &loaded, facts, ""));
             }
             Err(failure) => {
                 results.push(evaluate::failed_load(&failure, spec.enforce));
@@ -196,6 +181,40 @@ pub fn evaluate_facts(args: &RunArgs, plan: &Plan, facts: &Facts) -> RunOutcome 
         }
     }
     outcome(args, plan, facts, results)
+}
+
+/// Runs one loaded policy; prints its error, and with `--verbose` its logs and timing, on
+/// stderr, each prefixed with `context` (e.g. a stream's line number).
+pub fn run_policy(
+    args: &RunArgs,
+    runtime: &Runtime,
+    loaded: &evaluate::Loaded,
+    facts: &Facts,
+    context: &str,
+) -> crate::report::PolicyResult {
+    let (result, logs) = evaluate::run_one(runtime, loaded, facts);
+    if let Some(error) = &result.error {
+        eprintln!("error: {context}{error}");
+    }
+    if args.verbose {
+        for line in &logs.lines {
+            eprintln!("{context}[{} {}] {}", logs.policy, line.level, line.message);
+        }
+        if logs.dropped > 0 {
+            eprintln!(
+                "{context}[{}] {} log line(s) dropped at the log cap",
+                logs.policy, logs.dropped
+            );
+        }
+        eprintln!(
+            "{context}[{}] {} in {:.3} ms, fuel {}",
+            result.name,
+            result.decision,
+            result.elapsed_ms,
+            result.fuel_used.unwrap_or(0)
+        );
+    }
+    result
 }
 
 /// The report and exit code from every policy's result.

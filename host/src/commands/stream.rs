@@ -9,7 +9,7 @@
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::commands::run::{RunArgs, Target};
+use crate::commands::run::{RunArgs, Target, run_policy};
 use crate::evaluate::{self, Loaded};
 use crate::exit::ExitCode;
 use crate::report::Format;
@@ -84,25 +84,25 @@ fn evaluate_stream(
             .map_err(std::io::Error::from)
             .and_then(|()| out.write_all(b"\n"))
     };
+    // A failure that ends the stream: one NO_GO report line, exit 2.
+    let give_up = |out: &mut dyn Write, id: &str, message: String| {
+        let _ = write_line(out, &evaluate::failed_report(id, message, args.dry_run));
+        ExitCode::Error
+    };
     let plan = match inputs::plan(&args.inputs) {
         Ok(plan) => plan,
         Err(err) => {
-            let report = evaluate::failed_report("config.invalid", err.to_string(), args.dry_run);
+            let message = err.to_string();
             diagnostic::print(err);
-            let _ = write_line(out, &report);
-            return ExitCode::Error;
+            return give_up(out, "config.invalid", message);
         }
     };
-    let runtime = match Runtime::new(args.limits())
-        .map(|r| r.with_cache(crate::sandbox::cache::from_env()))
-    {
+    let runtime = match args.runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
-            let report =
-                evaluate::failed_report("policy.host_error", err.to_string(), args.dry_run);
+            let message = err.to_string();
             diagnostic::print(err);
-            let _ = write_line(out, &report);
-            return ExitCode::Error;
+            return give_up(out, "policy.host_error", message);
         }
     };
     // Load every policy once; a module that cannot be loaded blocks every line.
@@ -126,14 +126,9 @@ fn evaluate_stream(
         let line = match line {
             Ok(line) => line,
             Err(err) => {
-                eprintln!("error: `{name}` line {number}: {err}");
-                let report = evaluate::failed_report(
-                    "facts.unreadable",
-                    format!("`{name}` line {number}: {err}"),
-                    args.dry_run,
-                );
-                let _ = write_line(out, &report);
-                return ExitCode::Error;
+                let message = format!("`{name}` line {number}: {err}");
+                eprintln!("error: {message}");
+                return give_up(out, "facts.unreadable", message);
             }
         };
         if line.trim().is_empty() {
@@ -165,14 +160,9 @@ fn evaluate_stream(
         }
     }
     if seen == 0 {
-        eprintln!("error: the fact stream `{name}` has no fact sets");
-        let report = evaluate::failed_report(
-            "facts.empty_stream",
-            format!("the fact stream `{name}` has no fact sets"),
-            args.dry_run,
-        );
-        let _ = write_line(out, &report);
-        return ExitCode::Error;
+        let message = format!("the fact stream `{name}` has no fact sets");
+        eprintln!("error: {message}");
+        return give_up(out, "facts.empty_stream", message);
     }
     worst
 }
@@ -203,21 +193,11 @@ fn evaluate_line(
         ));
     }
     let facts = facts::from_value(value).map_err(|err| (err.id(), err.to_string()))?;
+    let context = format!("line {number}: ");
     let results = loaded
         .iter()
         .map(|policy| match policy {
-            Ok(policy) => {
-                let (result, logs) = evaluate::run_one(runtime, policy, &facts);
-                if let Some(error) = &result.error {
-                    eprintln!("error: line {number}: {error}");
-                }
-                if args.verbose {
-                    for line in &logs.lines {
-                        eprintln!("[{} {}] {}", logs.policy, line.level, line.message);
-                    }
-                }
-                result
-            }
+            Ok(policy) => run_policy(args, runtime, policy, &facts, &context),
             Err(failed) => (**failed).clone(),
         })
         .collect();
