@@ -8,6 +8,9 @@
 # wasm32-unknown-unknown target installed through rustup the normal build is used; otherwise
 # Debian's rustc (packages rustc-web, rust-web-src, lld-19) builds std for wasm32 itself.
 # Different compilers give different bytes, so policies/dist/TOOLCHAIN records the one used.
+# The stack is 128 KiB instead of Rust's 1 MiB: stack, data and the first heap pages then fit in
+# the 256 KiB of a sandbox's memory that stays mapped between evaluations (docs/performance.md).
+# A policy that overflows it traps, and the run fails closed.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,7 +36,7 @@ else
 fi
 sysroot=$("$rustc_bin" --print sysroot)
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
-export RUSTFLAGS="--remap-path-prefix=$root=/preflight --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$sysroot=/rustc -C debuginfo=0"
+export RUSTFLAGS="--remap-path-prefix=$root=/preflight --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$sysroot=/rustc -C debuginfo=0 -C link-arg=-zstack-size=131072"
 export CARGO_TARGET_DIR="$target_dir"
 unset CARGO_ENCODED_RUSTFLAGS
 

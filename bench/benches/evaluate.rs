@@ -2,10 +2,13 @@
 //!
 //! - `gate/fresh_sandbox`: `preflight-gate` on the seed facts: new Store + instance, input in,
 //!   output parsed and schema-checked (what every `preflight run` does per policy).
+//! - `gate/fresh_sandbox_pooled`: the same with `Runtime::pooled`, the sandbox allocator of
+//!   `--facts-stream` and `preflight test` (memory slots reused, wiped between evaluations).
 //! - `gate/regorus`: regorus evaluating the equivalent Rego (`bench/gate.rego`) on the same input,
 //!   with the policy already parsed.
 //! - `compile/*`: compiling a module, and loading it from the compiled cache.
-//! - `judge/*`: `canary-judge` on 3 metrics × N samples per side, as wasm and natively.
+//! - `judge/*`: `canary-judge` on 3 metrics × N samples per side, as wasm (both allocators) and
+//!   natively.
 //! - `scale/findings/*`: the gate's fresh-sandbox evaluation as the fact set grows (N security
 //!   findings), host-side input serialization included.
 
@@ -28,6 +31,14 @@ fn gate(c: &mut Criterion) {
     group.bench_function("fresh_sandbox", |b| {
         b.iter(|| {
             let evaluation = runtime.evaluate(&policy, &input).expect("evaluation");
+            assert_eq!(evaluation.output.details["risk_score"], 30.0);
+        })
+    });
+    let pooled = Runtime::pooled(Limits::default()).expect("runtime");
+    let pooled_policy = pooled.load("builtin:preflight-gate", gate.wasm).expect("load");
+    group.bench_function("fresh_sandbox_pooled", |b| {
+        b.iter(|| {
+            let evaluation = pooled.evaluate(&pooled_policy, &input).expect("evaluation");
             assert_eq!(evaluation.output.details["risk_score"], 30.0);
         })
     });
@@ -90,6 +101,8 @@ fn judge(c: &mut Criterion) {
     let runtime = Runtime::new(Limits::default()).expect("runtime");
     let judge = builtin::find("canary-judge").expect("built-in judge");
     let policy = runtime.load("builtin:canary-judge", judge.wasm).expect("load");
+    let pooled = Runtime::pooled(Limits::default()).expect("runtime");
+    let pooled_policy = pooled.load("builtin:canary-judge", judge.wasm).expect("load");
     let mut group = c.benchmark_group("judge");
     group.sample_size(10);
     for samples in [100usize, 1_000, 10_000] {
@@ -97,6 +110,9 @@ fn judge(c: &mut Criterion) {
         let bytes = serde_json::to_vec(&input).expect("input");
         group.bench_with_input(BenchmarkId::new("wasm", samples), &bytes, |b, bytes| {
             b.iter(|| runtime.evaluate(&policy, bytes).expect("evaluation"))
+        });
+        group.bench_with_input(BenchmarkId::new("wasm_pooled", samples), &bytes, |b, bytes| {
+            b.iter(|| pooled.evaluate(&pooled_policy, bytes).expect("evaluation"))
         });
         group.bench_with_input(BenchmarkId::new("native", samples), &bytes, |b, bytes| {
             // Same work as the guest: parse the input, judge, serialise the output.

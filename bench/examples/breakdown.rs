@@ -151,7 +151,7 @@ fn main() {
     };
     let mut c = base();
     c.consume_fuel(true);
-    run("on-demand, fuel (today)", &c, wasm, &input, true);
+    run("on-demand, fuel (`run`)", &c, wasm, &input, true);
     run("on-demand, no fuel", &base(), wasm, &input, false);
     let pooled = |fuel: bool, keep: usize| {
         let mut pool = PoolingAllocationConfig::default();
@@ -170,8 +170,8 @@ fn main() {
         c
     };
     run("pooling + CoW, fuel", &pooled(true, 0), wasm, &input, true);
-    run("pooling + CoW + keep 1 MiB resident, fuel", &pooled(true, 1 << 20), wasm, &input, true);
-    run("pooling + CoW + keep 1 MiB resident, no fuel", &pooled(false, 1 << 20), wasm, &input, false);
+    run("pooling + CoW + keep 256 KiB, fuel (stream)", &pooled(true, 256 << 10), wasm, &input, true);
+    run("pooling + CoW + keep 256 KiB, no fuel", &pooled(false, 256 << 10), wasm, &input, false);
 
     let native = measure(|| {
         preflight_sdk::guest::evaluate_bytes(&input, preflight_gate::evaluate_typed);
@@ -184,7 +184,9 @@ fn main() {
 
     // Host-side work after the guest returns.
     let runtime = preflight::sandbox::Runtime::new(preflight::sandbox::Limits::default()).expect("runtime");
+    let pooled = preflight::sandbox::Runtime::pooled(preflight::sandbox::Limits::default()).expect("runtime");
     let policy = runtime.load("gate", wasm).expect("load");
+    let pooled_policy = pooled.load("gate", wasm).expect("load");
     let evaluation = runtime.evaluate(&policy, &input).expect("evaluate");
     let text = serde_json::to_vec(&evaluation.output).expect("output");
     let parse = measure(|| {
@@ -192,10 +194,14 @@ fn main() {
     });
     let value: serde_json::Value = serde_json::from_slice(&text).expect("parse");
     let check = measure(|| {
-        preflight::schema::policy_output(&value).expect("valid");
+        preflight::schema::policy_output(value.clone()).expect("valid");
     });
     let whole = measure(|| {
         runtime.evaluate(&policy, &input).expect("evaluate");
     });
-    println!("host: parse output {parse:.2} µs, schema-check + convert {check:.2} µs; Runtime::evaluate {whole:.2} µs");
+    let whole_pooled = measure(|| {
+        pooled.evaluate(&pooled_policy, &input).expect("evaluate");
+    });
+    println!("host: parse output {parse:.2} µs, schema-check + convert {check:.2} µs");
+    println!("Runtime::evaluate {whole:.2} µs; Runtime::pooled, evaluate {whole_pooled:.2} µs");
 }

@@ -10,6 +10,21 @@ pub struct Builtin {
     pub name: &'static str,
     /// The module bytes.
     pub wasm: &'static [u8],
+    /// Lowercase hex sha256 of `wasm`, computed at build time.
+    pub sha256: &'static str,
+}
+
+include!(concat!(env!("OUT_DIR"), "/builtin_digests.rs"));
+
+const fn digest(name: &str) -> &'static str {
+    let mut i = 0;
+    while i < DIGESTS.len() {
+        if DIGESTS[i].0.eq_ignore_ascii_case(name) {
+            return DIGESTS[i].1;
+        }
+        i += 1;
+    }
+    ""
 }
 
 /// Every built-in policy.
@@ -17,10 +32,12 @@ pub const BUILTINS: &[Builtin] = &[
     Builtin {
         name: "preflight-gate",
         wasm: include_bytes!("../../policies/dist/preflight-gate.wasm"),
+        sha256: digest("preflight-gate"),
     },
     Builtin {
         name: "canary-judge",
         wasm: include_bytes!("../../policies/dist/canary-judge.wasm"),
+        sha256: digest("canary-judge"),
     },
 ];
 
@@ -34,3 +51,20 @@ pub const GATE: &str = "preflight-gate";
 
 /// The standard canary judge's name.
 pub const JUDGE: &str = "canary-judge";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_time_digests_match_the_embedded_bytes() {
+        for builtin in BUILTINS {
+            assert_eq!(
+                builtin.sha256,
+                crate::sandbox::sha256_hex(builtin.wasm),
+                "{}",
+                builtin.name
+            );
+        }
+    }
+}

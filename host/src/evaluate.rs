@@ -192,9 +192,13 @@ pub struct Loaded {
 pub fn load(runtime: &Runtime, spec: &PolicySpec) -> Result<Loaded, LoadFailure> {
     let source = spec.source.to_string();
     let owned;
+    let mut known_sha256 = None;
     let bytes: &[u8] = match &spec.source {
         PolicySource::Builtin(name) => match builtin::find(name) {
-            Some(builtin) => builtin.wasm,
+            Some(builtin) => {
+                known_sha256 = Some(builtin.sha256);
+                builtin.wasm
+            }
             None => {
                 return Err(LoadFailure {
                     source,
@@ -226,7 +230,7 @@ pub fn load(runtime: &Runtime, spec: &PolicySpec) -> Result<Loaded, LoadFailure>
             &owned
         }
     };
-    let sha256 = sha256_hex(bytes);
+    let sha256 = known_sha256.map_or_else(|| sha256_hex(bytes), str::to_owned);
     let refuse = |error: LoadError| LoadFailure {
         source: source.clone(),
         sha256: Some(sha256.clone()),
@@ -274,11 +278,13 @@ pub fn load(runtime: &Runtime, spec: &PolicySpec) -> Result<Loaded, LoadFailure>
             }));
         }
     }
-    let policy = runtime.load(&source, bytes).map_err(|err| LoadFailure {
-        source: source.clone(),
-        sha256: Some(sha256_hex(bytes)),
-        error: Box::new(err.into()),
-    })?;
+    let policy = runtime
+        .load_hashed(&source, bytes, sha256.clone())
+        .map_err(|err| LoadFailure {
+            source: source.clone(),
+            sha256: Some(sha256.clone()),
+            error: Box::new(err.into()),
+        })?;
     Ok(Loaded {
         policy,
         spec: spec.clone(),

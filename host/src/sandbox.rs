@@ -130,23 +130,37 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Runtime {
-    /// A runtime with the given limits.
+    /// A runtime with the given limits that maps fresh memory for every evaluation: the
+    /// cheapest start, for a process that evaluates a few policies once.
     ///
     /// # Errors
     /// When wasmtime cannot be configured on this machine.
     pub fn new(limits: Limits) -> Result<Runtime, PolicyError> {
+        Runtime::with_engine(limits, Engine::new(&base_config()))
+    }
+
+    /// A runtime that reuses sandbox memory through a pool (see [`pooled_config`]): it costs
+    /// about 0.2 ms more to set up and tear down, and saves about 10 µs on every evaluation,
+    /// so it is the one for many evaluations (`--facts-stream`, `preflight test`, servers).
+    /// Falls back to [`Runtime::new`]'s allocator where the pool's address space cannot be
+    /// reserved (a low `ulimit -v`).
+    ///
+    /// # Errors
+    /// When wasmtime cannot be configured on this machine.
+    pub fn pooled(limits: Limits) -> Result<Runtime, PolicyError> {
+        let engine = Engine::new(&pooled_config()).or_else(|_| Engine::new(&base_config()));
+        Runtime::with_engine(limits, engine)
+    }
+
+    fn with_engine(
+        limits: Limits,
+        engine: wasmtime::Result<Engine>,
+    ) -> Result<Runtime, PolicyError> {
         let host_error = |err: wasmtime::Error| PolicyError::Host {
             policy: "(engine)".to_owned(),
             message: err.to_string(),
         };
-        let mut config = Config::new();
-        config
-            .consume_fuel(true)
-            .epoch_interruption(true)
-            .max_wasm_stack(512 << 10)
-            .wasm_multi_memory(false)
-            .wasm_memory64(false);
-        let engine = Engine::new(&config).map_err(host_error)?;
+        let engine = engine.map_err(host_error)?;
         let mut linker = Linker::new(&engine);
         abi::link(&mut linker).map_err(host_error)?;
         start_epoch_clock(&engine);
@@ -176,8 +190,20 @@ impl Runtime {
     /// # Errors
     /// The [`PolicyError`] load variants, naming `source`.
     pub fn load(&self, source: &str, bytes: &[u8]) -> Result<Policy, PolicyError> {
+        self.load_hashed(source, bytes, sha256_hex(bytes))
+    }
+
+    /// [`Runtime::load`] for bytes whose sha256 the caller has already computed.
+    ///
+    /// # Errors
+    /// The [`PolicyError`] load variants, naming `source`.
+    pub fn load_hashed(
+        &self,
+        source: &str,
+        bytes: &[u8],
+        sha256: String,
+    ) -> Result<Policy, PolicyError> {
         let metadata = metadata::read(source, bytes)?;
-        let sha256 = sha256_hex(bytes);
         let known = self
             .modules
             .lock()
@@ -233,7 +259,7 @@ impl Runtime {
         let logs = std::mem::take(&mut state.logs);
         let logs_dropped = state.logs_dropped;
         match result {
-            Ok((value, fuel_used)) => match crate::schema::policy_output(&value) {
+            Ok((value, fuel_used)) => match crate::schema::policy_output(value) {
                 Ok(output) => Ok(Evaluation {
                     output,
                     logs,
@@ -372,6 +398,47 @@ impl Runtime {
             },
         }
     }
+}
+
+/// Engine settings every configuration shares.
+fn base_config() -> Config {
+    let mut config = Config::new();
+    config
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(512 << 10)
+        .wasm_multi_memory(false)
+        .wasm_memory64(false);
+    config
+}
+
+/// Instance slots in the pool: evaluations that can be alive at once in one process.
+const POOL_SLOTS: u32 = 64;
+
+/// Bytes at the start of a linear memory that stay mapped between evaluations and are zeroed
+/// (and the module's data copied back) in place, instead of being unmapped and faulting in
+/// again. The built-in policies fit in it whole (128 KiB stack, data, first heap pages).
+const KEEP_RESIDENT: usize = 256 << 10;
+
+/// The pooling allocator: memory slots are reserved once per process and reused, the first
+/// [`KEEP_RESIDENT`] bytes stay mapped. A fresh evaluation then costs no `mmap`/`munmap` and,
+/// for a small module, no page faults; nothing carries over, since each slot is reset to the
+/// module's initial image before reuse. Slots span the whole 32-bit space (address space only),
+/// so whatever a module asks for, the memory cap is decided by the limiter, as without a pool.
+fn pooled_config() -> Config {
+    let mut pool = wasmtime::PoolingAllocationConfig::default();
+    pool.total_core_instances(POOL_SLOTS)
+        .total_memories(POOL_SLOTS)
+        .total_tables(POOL_SLOTS)
+        .total_component_instances(0)
+        .max_memory_size(1 << 32)
+        .table_elements(limits::MAX_TABLE_ELEMENTS)
+        .max_core_instance_size(4 << 20)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT);
+    let mut config = base_config();
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    config
 }
 
 /// Ticks the engine's epoch so deadlines fire; stops when the engine is dropped.

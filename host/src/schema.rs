@@ -71,6 +71,22 @@ impl SchemaKind {
         value
     }
 
+    /// The committed schema under `schemas/`, built into the binary. Validation uses it rather
+    /// than [`SchemaKind::generate`], which costs more than the rest of a short run; CI fails when
+    /// the two differ, and so does a unit test.
+    fn published(self) -> &'static str {
+        match self {
+            SchemaKind::Facts => include_str!("../../schemas/facts.schema.json"),
+            SchemaKind::PolicyOutput => include_str!("../../schemas/policy-output.schema.json"),
+            SchemaKind::Report => include_str!("../../schemas/report.schema.json"),
+        }
+    }
+
+    /// [`SchemaKind::published`], parsed.
+    fn published_value(self) -> Result<Value, String> {
+        serde_json::from_str(self.published()).map_err(|err| err.to_string())
+    }
+
     /// The schema as the pretty-printed text committed under `schemas/`.
     pub fn render(self) -> String {
         let mut text = serde_json::to_string_pretty(&self.generate()).unwrap_or_default();
@@ -147,7 +163,7 @@ fn release_validator() -> Result<&'static jsonschema::Validator, Violation> {
     static RELEASE: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
     RELEASE
         .get_or_init(|| {
-            let mut schema = SchemaKind::Facts.generate();
+            let mut schema = SchemaKind::Facts.published_value()?;
             if let Value::Object(map) = &mut schema {
                 map.remove("anyOf");
                 map.insert("required".to_owned(), serde_json::json!(RELEASE_REQUIRED));
@@ -170,15 +186,17 @@ fn validator(kind: SchemaKind) -> Result<&'static jsonschema::Validator, Violati
         SchemaKind::PolicyOutput => &OUTPUT,
         SchemaKind::Report => &REPORT,
     };
-    cell.get_or_init(|| jsonschema::validator_for(&kind.generate()).map_err(|err| err.to_string()))
-        .as_ref()
-        .map_err(|message| Violation {
-            pointer: String::new(),
-            message: format!(
-                "the {} schema does not compile: {message}",
-                kind.file_name()
-            ),
-        })
+    cell.get_or_init(|| {
+        jsonschema::validator_for(&kind.published_value()?).map_err(|err| err.to_string())
+    })
+    .as_ref()
+    .map_err(|message| Violation {
+        pointer: String::new(),
+        message: format!(
+            "the {} schema does not compile: {message}",
+            kind.file_name()
+        ),
+    })
 }
 
 /// Checks a document against a schema and returns every violation.
@@ -216,8 +234,8 @@ pub fn validate(kind: SchemaKind, document: &Value) -> Result<(), Vec<Violation>
 ///
 /// # Errors
 /// The schema violations, or a deserialization error as a violation at `/`.
-pub fn policy_output(value: &Value) -> Result<PolicyOutput, Vec<Violation>> {
-    validate(SchemaKind::PolicyOutput, value)?;
+pub fn policy_output(value: Value) -> Result<PolicyOutput, Vec<Violation>> {
+    validate(SchemaKind::PolicyOutput, &value)?;
     PolicyOutput::deserialize(value).map_err(|err| {
         vec![Violation {
             pointer: String::new(),
@@ -227,3 +245,20 @@ pub fn policy_output(value: &Value) -> Result<PolicyOutput, Vec<Violation>> {
 }
 
 use serde::Deserialize as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_schemas_are_the_generated_ones() {
+        for kind in SchemaKind::ALL {
+            assert_eq!(
+                kind.published(),
+                kind.render(),
+                "schemas/{} is stale: regenerate it with `preflight schema`",
+                kind.file_name()
+            );
+        }
+    }
+}

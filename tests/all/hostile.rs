@@ -5,27 +5,39 @@ use std::time::{Duration, Instant};
 use preflight::evaluate::{self, PolicySource, PolicySpec};
 use preflight::facts;
 use preflight::report::PolicyResult;
-use preflight::sandbox::{Limits, PolicyError, Runtime};
+use preflight::sandbox::{Limits, PolicyError};
 use preflight_sdk::Decision;
 use serde_json::json;
 
-use crate::support::{metadata, module, returning, runtime, seed_facts, temp_file, test_limits};
+use crate::support::{
+    metadata, module, returning, runtime, runtimes, seed_facts, temp_file, test_limits,
+};
 
 fn input() -> Vec<u8> {
     serde_json::to_vec(&json!({"facts": seed_facts(), "settings": {}})).unwrap()
 }
 
 /// Loads and evaluates; returns the error.
+/// The error a module fails with, the same under both sandbox allocators.
 fn error_of(bytes: &[u8], limits: Limits) -> PolicyError {
-    let runtime = runtime(limits);
-    let policy = match runtime.load("test.wasm", bytes) {
-        Ok(policy) => policy,
-        Err(err) => return err,
-    };
-    match runtime.evaluate(&policy, &input()) {
-        Ok(evaluation) => panic!("expected an error, got {:?}", evaluation.output),
-        Err(failure) => failure.error,
-    }
+    let [(_, on_demand), (_, pooled)] = runtimes(limits);
+    let errors = [on_demand, pooled].map(|runtime| {
+        let policy = match runtime.load("test.wasm", bytes) {
+            Ok(policy) => policy,
+            Err(err) => return err,
+        };
+        match runtime.evaluate(&policy, &input()) {
+            Ok(evaluation) => panic!("expected an error, got {:?}", evaluation.output),
+            Err(failure) => failure.error,
+        }
+    });
+    let [first, second] = errors;
+    assert_eq!(
+        std::mem::discriminant(&first),
+        std::mem::discriminant(&second),
+        "on-demand: {first:?}\npooled: {second:?}"
+    );
+    first
 }
 
 /// Runs the module the way `preflight run --policy` does and returns its result.
@@ -499,10 +511,48 @@ fn no_state_leaks_between_evaluations() {
           (i32.store8 (i32.const 1060) (i32.add (i32.const 48) (global.get $calls)))
           (i64.or (i64.shl (i64.const 1024) (i64.const 32)) (i64.const 39)))"#;
     let bytes = module(body, Some(&metadata("counter")));
-    let runtime: Runtime = runtime(test_limits());
-    let policy = runtime.load("counter.wasm", &bytes).unwrap();
-    for _ in 0..3 {
-        let evaluation = runtime.evaluate(&policy, &input()).unwrap();
-        assert_eq!(evaluation.output.details, json!({"calls": 1}));
+    for (allocator, runtime) in runtimes(test_limits()) {
+        let policy = runtime.load("counter.wasm", &bytes).unwrap();
+        for _ in 0..3 {
+            let evaluation = runtime.evaluate(&policy, &input()).unwrap();
+            assert_eq!(
+                evaluation.output.details,
+                json!({"calls": 1}),
+                "{allocator}"
+            );
+        }
+    }
+}
+
+#[test]
+fn memory_written_by_one_evaluation_is_zero_in_the_next() {
+    // Grows memory, reads three bytes (in the initial page, in grown memory that stays mapped
+    // between evaluations, and further out), then writes 1 to each. A reused sandbox that was not
+    // wiped would report a non-zero sum. More evaluations than the pool has slots, so slots are
+    // reused.
+    let body = r#"(data (i32.const 1024) "{\"decision\":\"GO\",\"details\":{\"seen\":0}}")
+        (func (export "preflight_evaluate") (param i32 i32) (result i64)
+          (local $sum i32)
+          (drop (memory.grow (i32.const 19)))
+          (local.set $sum (i32.add (i32.add
+            (i32.load8_u (i32.const 0x8000))
+            (i32.load8_u (i32.const 0x30000)))
+            (i32.load8_u (i32.const 0x110000))))
+          (i32.store8 (i32.const 0x8000) (i32.const 1))
+          (i32.store8 (i32.const 0x30000) (i32.const 1))
+          (i32.store8 (i32.const 0x110000) (i32.const 1))
+          (i32.store8 (i32.const 1059) (i32.add (i32.const 48) (local.get $sum)))
+          (i64.or (i64.shl (i64.const 1024) (i64.const 32)) (i64.const 38)))"#;
+    let bytes = module(body, Some(&metadata("scribbler")));
+    for (allocator, runtime) in runtimes(test_limits()) {
+        let policy = runtime.load("scribbler.wasm", &bytes).unwrap();
+        for round in 0..150 {
+            let evaluation = runtime.evaluate(&policy, &input()).unwrap();
+            assert_eq!(
+                evaluation.output.details,
+                json!({"seen": 0}),
+                "{allocator}, round {round}"
+            );
+        }
     }
 }

@@ -46,6 +46,14 @@ pub fn runtime(limits: Limits) -> Runtime {
     Runtime::new(limits).unwrap()
 }
 
+/// Both sandbox allocators: fresh mappings (`run`) and the pool (`--facts-stream`, `test`).
+pub fn runtimes(limits: Limits) -> [(&'static str, Runtime); 2] {
+    [
+        ("on-demand", Runtime::new(limits).unwrap()),
+        ("pooled", Runtime::pooled(limits).unwrap()),
+    ]
+}
+
 /// Test limits: 200 ms deadline, default fuel and memory.
 pub fn test_limits() -> Limits {
     Limits {

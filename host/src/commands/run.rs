@@ -85,12 +85,17 @@ impl RunArgs {
     }
 
     /// The sandbox runtime these limits describe, with the compiled-module cache from the
-    /// environment.
+    /// environment; pooled for `--facts-stream`, which evaluates many fact sets.
     ///
     /// # Errors
     /// When wasmtime cannot be configured on this machine.
     pub fn runtime(&self) -> Result<Runtime, crate::sandbox::PolicyError> {
-        Runtime::new(self.limits()).map(|r| r.with_cache(crate::sandbox::cache::from_env()))
+        let runtime = if self.facts_stream.is_some() {
+            Runtime::pooled(self.limits())
+        } else {
+            Runtime::new(self.limits())
+        };
+        runtime.map(|r| r.with_cache(crate::sandbox::cache::from_env()))
     }
 
     /// Where each format goes.

@@ -176,7 +176,7 @@ pub fn test(args: &TestArgs) -> ExitCode {
             return ExitCode::Error;
         }
     };
-    let runtime = match Runtime::new(crate::sandbox::Limits::default())
+    let runtime = match Runtime::pooled(crate::sandbox::Limits::default())
         .map(|r| r.with_cache(crate::sandbox::cache::from_env()))
     {
         Ok(runtime) => runtime,

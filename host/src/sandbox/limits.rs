@@ -53,7 +53,7 @@ impl Limiter {
 }
 
 /// Table elements a policy may have.
-const MAX_TABLE_ELEMENTS: usize = 100_000;
+pub(super) const MAX_TABLE_ELEMENTS: usize = 100_000;
 
 impl wasmtime::ResourceLimiter for Limiter {
     fn memory_growing(
