@@ -417,7 +417,8 @@ const POOL_SLOTS: u32 = 64;
 
 /// Bytes at the start of a linear memory that stay mapped between evaluations and are zeroed
 /// (and the module's data copied back) in place, instead of being unmapped and faulting in
-/// again. The built-in policies fit in it whole (128 KiB stack, data, first heap pages).
+/// again. The built-in policies fit in it whole (128 KiB stack, data, first heap pages). On
+/// Linux 6.7 and later only the pages an evaluation wrote are reset (`PAGEMAP_SCAN`).
 const KEEP_RESIDENT: usize = 256 << 10;
 
 /// The pooling allocator: memory slots are reserved once per process and reused, the first
@@ -435,7 +436,8 @@ fn pooled_config() -> Config {
         .table_elements(limits::MAX_TABLE_ELEMENTS)
         .max_core_instance_size(4 << 20)
         .linear_memory_keep_resident(KEEP_RESIDENT)
-        .table_keep_resident(KEEP_RESIDENT);
+        .table_keep_resident(KEEP_RESIDENT)
+        .pagemap_scan(wasmtime::Enabled::Auto);
     let mut config = base_config();
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     config
