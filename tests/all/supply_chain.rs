@@ -227,6 +227,17 @@ fn compiled_cache_is_used_and_corrupt_entries_are_recompiled() {
         "the corrupt entry was replaced"
     );
 
+    // The same for a byte in the middle of the code, and for a truncated entry.
+    let mut corrupt = fresh.clone();
+    let middle = corrupt.len() / 2;
+    corrupt[middle] ^= 0x01;
+    std::fs::write(&entries[0], &corrupt).unwrap();
+    assert_eq!(go(home.path()), 30.0);
+    assert_eq!(std::fs::read(&entries[0]).unwrap(), fresh);
+    std::fs::write(&entries[0], &fresh[..fresh.len() - 10]).unwrap();
+    assert_eq!(go(home.path()), 30.0);
+    assert_eq!(std::fs::read(&entries[0]).unwrap(), fresh);
+
     // A foreign file under the same name is not trusted either.
     std::fs::write(&entries[0], b"not a compiled module").unwrap();
     assert_eq!(go(home.path()), 30.0);
