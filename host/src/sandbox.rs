@@ -6,6 +6,7 @@ pub mod cache;
 mod error;
 mod limits;
 pub mod metadata;
+mod output;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -253,27 +254,17 @@ impl Runtime {
     pub fn evaluate(&self, policy: &Policy, input: &[u8]) -> Result<Evaluation, Failure> {
         let mut store = Store::new(&self.engine, GuestState::new(&self.limits));
         store.limiter(|state| &mut state.limiter);
-        let name = policy.metadata.name.as_str();
         let result = self.call(policy, &mut store, input);
         let state = store.data_mut();
         let logs = std::mem::take(&mut state.logs);
         let logs_dropped = state.logs_dropped;
         match result {
-            Ok((value, fuel_used)) => match crate::schema::policy_output(value) {
-                Ok(output) => Ok(Evaluation {
-                    output,
-                    logs,
-                    logs_dropped,
-                    fuel_used,
-                }),
-                Err(violations) => Err(Failure {
-                    error: PolicyError::OutputSchema {
-                        policy: name.to_owned(),
-                        violations,
-                    },
-                    logs,
-                }),
-            },
+            Ok((output, fuel_used)) => Ok(Evaluation {
+                output,
+                logs,
+                logs_dropped,
+                fuel_used,
+            }),
             Err(error) => Err(Failure { error, logs }),
         }
     }
@@ -283,7 +274,7 @@ impl Runtime {
         policy: &Policy,
         store: &mut Store<GuestState>,
         input: &[u8],
-    ) -> Result<(serde_json::Value, u64), PolicyError> {
+    ) -> Result<(preflight_sdk::PolicyOutput, u64), PolicyError> {
         let name = policy.metadata.name.as_str();
         let host = |message: String| PolicyError::Host {
             policy: name.to_owned(),
@@ -353,13 +344,19 @@ impl Runtime {
             policy: name.to_owned(),
             offset: err.valid_up_to(),
         })?;
-        let value = serde_json::from_str(text).map_err(|err| PolicyError::OutputNotJson {
-            policy: name.to_owned(),
-            message: crate::facts::json_error_message(&err),
-            line: err.line(),
-            column: err.column(),
+        let output = output::read(text).map_err(|err| match err {
+            output::OutputError::Json(err) => PolicyError::OutputNotJson {
+                policy: name.to_owned(),
+                message: crate::facts::json_error_message(&err),
+                line: err.line(),
+                column: err.column(),
+            },
+            output::OutputError::Schema(violations) => PolicyError::OutputSchema {
+                policy: name.to_owned(),
+                violations,
+            },
         })?;
-        Ok((value, fuel_used))
+        Ok((output, fuel_used))
     }
 
     /// Turns a wasmtime error into the variant that names the cause.
