@@ -6,7 +6,7 @@ pub mod cache;
 mod error;
 mod limits;
 pub mod metadata;
-mod output;
+pub mod output;
 
 use std::sync::Arc;
 use std::time::Duration;

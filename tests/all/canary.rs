@@ -213,12 +213,21 @@ fn prometheus() -> Option<&'static std::sync::Mutex<Server>> {
             )
             .unwrap();
             let port = free_port();
-            let child = Command::new(&prometheus)
+            // The server outlives every test, and statics are never dropped, so a watchdog
+            // shell holds it: when this process exits, the shell's stdin closes and it stops
+            // Prometheus, which would otherwise outlive the test run.
+            let child = Command::new("sh")
+                .args([
+                    "-c",
+                    "\"$0\" \"$@\" </dev/null & pid=$!; read -r _; kill $pid; wait $pid",
+                ])
+                .arg(&prometheus)
                 .arg(format!("--config.file={}", config.display()))
                 .arg(format!("--storage.tsdb.path={}", data.display()))
                 .arg("--storage.tsdb.retention.time=100y")
                 .arg(format!("--web.listen-address=127.0.0.1:{port}"))
                 .arg("--log.level=error")
+                .stdin(Stdio::piped())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

@@ -187,7 +187,13 @@ pub struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        match self.child.stdin.take() {
+            // A watchdog shell: closing its stdin makes it stop the server and exit.
+            Some(stdin) => drop(stdin),
+            None => {
+                let _ = self.child.kill();
+            }
+        }
         let _ = self.child.wait();
     }
 }

@@ -113,7 +113,7 @@ impl From<Object<StrictIssue>> for Issue {
 
 /// Why an output was refused.
 #[derive(Debug)]
-pub(crate) enum OutputError {
+pub enum OutputError {
     /// Not JSON: serde_json's message, line and column.
     Json(serde_json::Error),
     /// JSON that breaks the output schema or does not deserialize.
@@ -121,7 +121,11 @@ pub(crate) enum OutputError {
 }
 
 /// Reads a policy's output text.
-pub(crate) fn read(text: &str) -> Result<PolicyOutput, OutputError> {
+///
+/// # Errors
+/// [`OutputError::Json`] when the text is not JSON, [`OutputError::Schema`] when it breaks the
+/// output schema or does not deserialize.
+pub fn read(text: &str) -> Result<PolicyOutput, OutputError> {
     if let Ok(Object(strict)) = serde_json::from_str::<Object<StrictOutput>>(text) {
         return Ok(PolicyOutput {
             decision: strict.decision,
