@@ -4,12 +4,7 @@
 # process, hyperfine. The fact-set size and the canary sample count are criterion groups
 # (`scale/findings/*`, `judge/*`) in benches/evaluate.rs.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release --quiet -p preflight
-preflight=$PWD/target/release/preflight
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export PREFLIGHT_HOME=$work/home
+source "$(dirname "$0")/setup.sh"
 cp examples/seed/facts.json "$work/facts.json"
 for n in 1 4 16; do
     dir=$work/p$n

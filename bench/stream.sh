@@ -3,12 +3,7 @@
 # the seed's shape), one core (taskset), release build. Prints fact sets per second and peak RSS
 # for both sizes, so flat memory shows as the same RSS at both.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release --quiet -p preflight
-preflight=$PWD/target/release/preflight
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export PREFLIGHT_HOME=$work/home
+source "$(dirname "$0")/setup.sh"
 python3 - "$work" <<'PY'
 import json, random, sys
 random.seed(7)

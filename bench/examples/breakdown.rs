@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, Linker, Module, PoolingAllocationConfig, Store,
+    Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
+    PoolingAllocationConfig, Store,
 };
 
 const N: u32 = 20_000;
@@ -29,41 +30,62 @@ fn measure(mut f: impl FnMut()) -> f64 {
     median_us(samples)
 }
 
-fn run(label: &str, config: &Config, wasm: &[u8], input: &[u8], fuel: bool) {
-    let engine = Engine::new(config).expect("engine");
-    let module = Module::new(&engine, wasm).expect("module");
-    let mut linker: Linker<()> = Linker::new(&engine);
-    linker
-        .func_wrap("preflight", "log", |_: i32, _: i32, _: i32| {})
-        .expect("link");
-    let pre = linker.instantiate_pre(&module).expect("pre");
-    let new_store = || {
-        let mut store = Store::new(&engine, ());
+/// One module in an engine, as the host runs it: a linked `InstancePre` and fresh stores.
+struct Sandbox {
+    engine: Engine,
+    pre: InstancePre<()>,
+    fuel: Option<u64>,
+}
+
+impl Sandbox {
+    fn new(config: &Config, wasm: &[u8], fuel: Option<u64>) -> Sandbox {
+        let engine = Engine::new(config).expect("engine");
+        let module = Module::new(&engine, wasm).expect("module");
+        let mut linker: Linker<()> = Linker::new(&engine);
+        linker.func_wrap("preflight", "log", |_: i32, _: i32, _: i32| {}).expect("link");
+        let pre = linker.instantiate_pre(&module).expect("pre");
+        Sandbox { engine, pre, fuel }
+    }
+
+    fn store(&self) -> Store<()> {
+        let mut store = Store::new(&self.engine, ());
         store.set_epoch_deadline(1_000_000);
-        if fuel {
-            store.set_fuel(2_000_000_000).expect("fuel");
+        if let Some(fuel) = self.fuel {
+            store.set_fuel(fuel).expect("fuel");
         }
         store
-    };
+    }
+
+    /// Instantiates, copies `input` in and evaluates; `mark(1)` after instantiating, `mark(2)`
+    /// after the exports and the first allocation, `mark(3)` after evaluating. Returns the
+    /// output's (pointer, length) and the memory.
+    fn evaluate(&self, store: &mut Store<()>, input: &[u8], mut mark: impl FnMut(usize)) -> (usize, usize, Memory) {
+        let instance = self.pre.instantiate(&mut *store).expect("instantiate");
+        mark(1);
+        let memory = instance.get_memory(&mut *store, "memory").expect("memory");
+        let alloc = instance.get_typed_func::<i32, i32>(&mut *store, "preflight_alloc").expect("alloc");
+        let evaluate = instance
+            .get_typed_func::<(i32, i32), i64>(&mut *store, "preflight_evaluate")
+            .expect("evaluate");
+        let ptr = alloc.call(&mut *store, input.len() as i32).expect("alloc");
+        mark(2);
+        memory.write(&mut *store, ptr as usize, input).expect("write");
+        let packed = evaluate.call(&mut *store, (ptr, input.len() as i32)).expect("call") as u64;
+        mark(3);
+        ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize, memory)
+    }
+}
+
+fn run(label: &str, config: &Config, wasm: &[u8], input: &[u8], fuel: bool) {
+    let sandbox = Sandbox::new(config, wasm, fuel.then_some(2_000_000_000));
     let instantiate = measure(|| {
-        let mut store = new_store();
-        pre.instantiate(&mut store).expect("instantiate");
+        let mut store = sandbox.store();
+        sandbox.pre.instantiate(&mut store).expect("instantiate");
     });
     let mut output = Vec::new();
     let full = measure(|| {
-        let mut store = new_store();
-        let instance = pre.instantiate(&mut store).expect("instantiate");
-        let memory = instance.get_memory(&mut store, "memory").expect("memory");
-        let alloc = instance
-            .get_typed_func::<i32, i32>(&mut store, "preflight_alloc")
-            .expect("alloc");
-        let evaluate = instance
-            .get_typed_func::<(i32, i32), i64>(&mut store, "preflight_evaluate")
-            .expect("evaluate");
-        let ptr = alloc.call(&mut store, input.len() as i32).expect("alloc");
-        memory.write(&mut store, ptr as usize, input).expect("write");
-        let packed = evaluate.call(&mut store, (ptr, input.len() as i32)).expect("call") as u64;
-        let (p, l) = ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize);
+        let mut store = sandbox.store();
+        let (p, l, memory) = sandbox.evaluate(&mut store, input, |_| {});
         output.clear();
         output.extend_from_slice(&memory.data(&store)[p..p + l]);
     });
@@ -84,11 +106,7 @@ fn minor_faults() -> u64 {
 /// many): instantiate; look up the exports and the guest's first allocation; copy the input in
 /// and evaluate; drop the store (which unmaps, or resets a pooled slot).
 fn stages(label: &str, config: &Config, wasm: &[u8], input: &[u8]) {
-    let engine = Engine::new(config).expect("engine");
-    let module = Module::new(&engine, wasm).expect("module");
-    let mut linker: Linker<()> = Linker::new(&engine);
-    linker.func_wrap("preflight", "log", |_: i32, _: i32, _: i32| {}).expect("link");
-    let pre = linker.instantiate_pre(&module).expect("pre");
+    let sandbox = Sandbox::new(config, wasm, Some(2_000_000_000));
     let mut time = [0.0f64; 4];
     let mut faults = [0u64; 4];
     let rounds = 5_000u32;
@@ -98,21 +116,8 @@ fn stages(label: &str, config: &Config, wasm: &[u8], input: &[u8]) {
             let mut marks = [(Instant::now(), 0u64); 5];
             let mut mark = |i: usize| marks[i] = (Instant::now(), if counting { minor_faults() } else { 0 });
             mark(0);
-            let mut store = Store::new(&engine, ());
-            store.set_epoch_deadline(1_000_000);
-            store.set_fuel(2_000_000_000).expect("fuel");
-            let instance = pre.instantiate(&mut store).expect("instantiate");
-            mark(1);
-            let memory = instance.get_memory(&mut store, "memory").expect("memory");
-            let alloc = instance.get_typed_func::<i32, i32>(&mut store, "preflight_alloc").expect("alloc");
-            let evaluate = instance
-                .get_typed_func::<(i32, i32), i64>(&mut store, "preflight_evaluate")
-                .expect("evaluate");
-            let ptr = alloc.call(&mut store, input.len() as i32).expect("alloc");
-            mark(2);
-            memory.write(&mut store, ptr as usize, input).expect("write");
-            evaluate.call(&mut store, (ptr, input.len() as i32)).expect("call");
-            mark(3);
+            let mut store = sandbox.store();
+            sandbox.evaluate(&mut store, input, &mut mark);
             drop(store);
             mark(4);
             if round >= 500 {
@@ -156,29 +161,13 @@ fn judge(fuel: bool) -> f64 {
     let wasm = preflight::builtin::find("canary-judge").expect("judge").wasm;
     let mut config = Config::new();
     config.epoch_interruption(true).max_wasm_stack(512 << 10).consume_fuel(fuel);
-    let engine = Engine::new(&config).expect("engine");
-    let module = Module::new(&engine, wasm).expect("module");
-    let mut linker: Linker<()> = Linker::new(&engine);
-    linker.func_wrap("preflight", "log", |_: i32, _: i32, _: i32| {}).expect("link");
-    let pre = linker.instantiate_pre(&module).expect("pre");
+    let sandbox = Sandbox::new(&config, wasm, fuel.then_some(u64::MAX / 2));
     let input = judge_input();
     let mut samples = Vec::new();
     for _ in 0..15 {
         let start = Instant::now();
-        let mut store = Store::new(&engine, ());
-        store.set_epoch_deadline(1_000_000);
-        if fuel {
-            store.set_fuel(u64::MAX / 2).expect("fuel");
-        }
-        let instance = pre.instantiate(&mut store).expect("instantiate");
-        let memory = instance.get_memory(&mut store, "memory").expect("memory");
-        let alloc = instance.get_typed_func::<i32, i32>(&mut store, "preflight_alloc").expect("alloc");
-        let evaluate = instance
-            .get_typed_func::<(i32, i32), i64>(&mut store, "preflight_evaluate")
-            .expect("evaluate");
-        let ptr = alloc.call(&mut store, input.len() as i32).expect("alloc");
-        memory.write(&mut store, ptr as usize, &input).expect("write");
-        evaluate.call(&mut store, (ptr, input.len() as i32)).expect("call");
+        let mut store = sandbox.store();
+        sandbox.evaluate(&mut store, &input, |_| {});
         samples.push(start.elapsed().as_secs_f64() * 1e3);
     }
     median_us(samples)
