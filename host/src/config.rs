@@ -133,12 +133,12 @@ fn yes() -> bool {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read `{path}`: {source}")]
+    #[error("{source}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// Why.
+        source: crate::files::ReadError,
     },
     /// The file does not parse or has unknown keys.
     #[error("`{path}` line {line}, column {column}: {message}")]
@@ -161,6 +161,92 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A setting has a value no setting may have (a number that is not finite).
+    #[error("`{path}` line {line}: `{key}` is {value}; settings must be finite numbers")]
+    #[diagnostic(help("write a number such as 50 or 0.5"))]
+    Settings {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The dotted key.
+        key: String,
+        /// The value as written.
+        value: String,
+    },
+}
+
+impl ConfigError {
+    /// Stable id for the blocking issue this error becomes in a report.
+    pub fn id(&self) -> &'static str {
+        match self {
+            ConfigError::Settings { .. } => "settings.invalid",
+            ConfigError::Read { .. } | ConfigError::Parse { .. } | ConfigError::Invalid { .. } => {
+                "config.invalid"
+            }
+        }
+    }
+}
+
+/// Refuses NaN and infinities anywhere in the file: serialized to JSON for a policy they would
+/// become `null`, and a policy would fall back to its defaults (a fail-open).
+fn finite_numbers(path: &Path, text: &str) -> Result<(), ConfigError> {
+    let Ok(document) = toml::de::DeTable::parse(text) else {
+        return Ok(());
+    };
+    fn walk(
+        value: &toml::de::DeValue<'_>,
+        span: std::ops::Range<usize>,
+        key: &str,
+        found: &mut Option<(String, String, std::ops::Range<usize>)>,
+    ) {
+        if found.is_some() {
+            return;
+        }
+        match value {
+            toml::de::DeValue::Float(float) => {
+                let text = float.as_str();
+                let lower = text.to_ascii_lowercase();
+                if lower.contains("inf") || lower.contains("nan") {
+                    *found = Some((key.to_owned(), text.to_owned(), span));
+                }
+            }
+            toml::de::DeValue::Table(table) => {
+                for (name, item) in table {
+                    let key = if key.is_empty() {
+                        name.get_ref().to_string()
+                    } else {
+                        format!("{key}.{}", name.get_ref())
+                    };
+                    walk(item.get_ref(), item.span(), &key, found);
+                }
+            }
+            toml::de::DeValue::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    walk(
+                        item.get_ref(),
+                        item.span(),
+                        &format!("{key}[{index}]"),
+                        found,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = None;
+    for (name, item) in document.get_ref() {
+        walk(item.get_ref(), item.span(), name.get_ref(), &mut found);
+    }
+    match found {
+        Some((key, value, span)) => Err(ConfigError::Settings {
+            path: path.to_owned(),
+            line: line_column(text, span.start).0,
+            key,
+            value,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// A loaded configuration and where it came from.
@@ -199,16 +285,21 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
         Some(path) => path.to_owned(),
         None => {
             let default = PathBuf::from(FILE_NAME);
-            if !default.is_file() {
+            // Anything by that name is read (and refused if it is not a regular file); only
+            // its absence means no configuration.
+            if std::fs::symlink_metadata(&default).is_err() {
                 return Ok(Loaded::default());
             }
             default
         }
     };
-    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
-        path: path.clone(),
-        source,
-    })?;
+    let text =
+        crate::files::read_to_string(&path, crate::files::InputKind::Config).map_err(|source| {
+            ConfigError::Read {
+                path: path.clone(),
+                source,
+            }
+        })?;
     let config = parse(&path, &text)?;
     Ok(Loaded {
         config,
@@ -221,6 +312,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
 /// # Errors
 /// A [`ConfigError::Parse`] with the line and column of the first problem.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    finite_numbers(path, text)?;
     let config: Config = toml::from_str(text).map_err(|err| {
         let (line, column) = err
             .span()

@@ -1,6 +1,65 @@
 //! Printing errors for people: what went wrong, where, and how to fix it.
+//!
+//! Messages can carry text a policy, a scanner or Prometheus wrote; every line printed here goes
+//! through [`crate::escape::control`] first.
+
+use crate::escape;
+
+/// An error's message, help and causes with control characters escaped.
+#[derive(Debug)]
+struct Escaped {
+    message: String,
+    help: Option<String>,
+    cause: Option<Box<Escaped>>,
+}
+
+impl Escaped {
+    fn of(error: &dyn std::error::Error, help: Option<String>) -> Escaped {
+        Escaped {
+            message: escape::control(&error.to_string()).into_owned(),
+            help: help.map(|help| escape::control(&help).into_owned()),
+            cause: error
+                .source()
+                .map(|source| Box::new(Escaped::of(source, None))),
+        }
+    }
+}
+
+impl std::fmt::Display for Escaped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Escaped {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|cause| cause as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl miette::Diagnostic for Escaped {
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|help| Box::new(help) as Box<dyn std::fmt::Display>)
+    }
+}
 
 /// Prints a diagnostic to stderr with the reporter `main` installed.
 pub fn print<E: miette::Diagnostic + Send + Sync + 'static>(error: E) {
-    eprintln!("{:?}", miette::Report::new(error));
+    let help = error.help().map(|help| help.to_string());
+    let escaped = Escaped::of(&error, help);
+    eprintln!("{:?}", miette::Report::new(escaped));
+}
+
+/// Prints `error: MESSAGE` to stderr, control characters escaped.
+pub fn error(message: &str) {
+    eprintln!("error: {}", escape::control(message));
+}
+
+/// Prints `warning: MESSAGE` to stderr, control characters escaped.
+pub fn warning(message: &str) {
+    eprintln!("warning: {}", escape::control(message));
 }

@@ -76,13 +76,13 @@ pub struct LoadFailure {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum LoadError {
     /// The file could not be read.
-    #[error("cannot read policy module `{path}`: {source}")]
+    #[error("{source}")]
     #[diagnostic(help("check the path given to `--policy`"))]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// Why.
+        source: crate::files::ReadError,
     },
     /// No built-in policy has that name.
     #[error("there is no built-in policy `{name}`")]
@@ -176,6 +176,20 @@ impl LoadError {
     }
 }
 
+/// Issue ids the SDK gives when a policy could not do its work: its settings or its input did
+/// not parse, or its output could not be written. They are errors (exit 2), not decisions.
+pub const POLICY_ERROR_IDS: [&str; 3] =
+    ["settings.invalid", "input.invalid", "output.unserializable"];
+
+/// Whether a result is an error: the policy failed, or said it could not do its work.
+pub fn is_error(result: &PolicyResult) -> bool {
+    result.error.is_some()
+        || result
+            .blocking_issues
+            .iter()
+            .any(|issue| POLICY_ERROR_IDS.contains(&issue.id.as_str()))
+}
+
 /// A loaded policy with its spec.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -208,13 +222,15 @@ pub fn load(runtime: &Runtime, spec: &PolicySpec) -> Result<Loaded, LoadFailure>
             }
         },
         PolicySource::File(path) => {
-            owned = std::fs::read(path).map_err(|err| LoadFailure {
-                source: source.clone(),
-                sha256: None,
-                error: Box::new(LoadError::Read {
-                    path: path.clone(),
-                    source: err,
-                }),
+            owned = crate::files::read(path, crate::files::InputKind::Module).map_err(|err| {
+                LoadFailure {
+                    source: source.clone(),
+                    sha256: None,
+                    error: Box::new(LoadError::Read {
+                        path: path.clone(),
+                        source: err,
+                    }),
+                }
             })?;
             &owned
         }
@@ -369,7 +385,7 @@ pub fn run_one(runtime: &Runtime, loaded: &Loaded, facts: &Facts) -> (PolicyResu
             PolicyLogs {
                 policy: name,
                 lines: failure.logs,
-                dropped: 0,
+                dropped: failure.logs_dropped,
             }
         }
     };

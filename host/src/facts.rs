@@ -68,19 +68,22 @@ pub struct Facts {
     pub json: String,
     /// Which input set each top-level section (and each score): a collector, a file, a flag.
     pub sources: BTreeMap<String, String>,
+    /// Every file read to make the fact set: facts files and the collectors' inputs. A report
+    /// is never written over one of them.
+    pub inputs: Vec<PathBuf>,
 }
 
 /// Facts that could not be gathered.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum FactsError {
     /// A facts file could not be read.
-    #[error("cannot read facts file `{path}`: {source}")]
+    #[error("{source}")]
     #[diagnostic(help("check the path given to `--facts`"))]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// Why.
+        source: crate::files::ReadError,
     },
     /// A facts file is not JSON.
     #[error("facts file `{path}` is not valid JSON: {message} at line {line}, column {column}")]
@@ -151,16 +154,18 @@ impl FactsError {
 pub fn gather(sources: &FactSources) -> Result<Facts, FactsError> {
     let mut value = Value::Object(Map::new());
     let mut provenance = BTreeMap::new();
+    let mut inputs = Vec::new();
     let mut layer = |value: &mut Value, overlay: Value, origin: &str| {
         record(&overlay, origin, &mut provenance);
         merge(value, overlay);
     };
     if sources.collect {
-        for (overlay, origin) in collect(&sources.root, &sources.collectors)? {
+        for (overlay, origin) in collect(&sources.root, &sources.collectors, &mut inputs)? {
             layer(&mut value, overlay, &origin);
         }
     }
     for path in &sources.files {
+        inputs.push(path.clone());
         layer(
             &mut value,
             read_file(path)?,
@@ -174,11 +179,17 @@ pub fn gather(sources: &FactSources) -> Result<Facts, FactsError> {
     }
     let mut facts = from_value(value)?;
     facts.sources = provenance;
+    facts.inputs = inputs;
     Ok(facts)
 }
 
-/// Runs every configured collector; each result is one overlay with its origin.
-fn collect(root: &Path, c: &Collectors) -> Result<Vec<(Value, String)>, FactsError> {
+/// Runs every configured collector; each result is one overlay with its origin. The files read
+/// are added to `inputs`.
+fn collect(
+    root: &Path,
+    c: &Collectors,
+    inputs: &mut Vec<PathBuf>,
+) -> Result<Vec<(Value, String)>, FactsError> {
     let origin = |what: &str| format!("{what} ({})", c.origin);
     let mut overlays = vec![(
         artifacts::collect(root, &c.artifacts)?,
@@ -193,6 +204,13 @@ fn collect(root: &Path, c: &Collectors) -> Result<Vec<(Value, String)>, FactsErr
     for (name, source) in [("readiness", &c.readiness), ("mvp", &c.mvp)] {
         let Some(source) = source else { continue };
         let score = checklist::score(root, name, source)?;
+        match source {
+            checklist::ScoreSource::Checklist { checklist, .. } => {
+                inputs.push(root.join(checklist))
+            }
+            checklist::ScoreSource::Json { json, .. } => inputs.push(root.join(json)),
+            checklist::ScoreSource::Fixed(_) => {}
+        }
         let mut overlay = json!({ "scores": { name: score.value } });
         let what = match &score.checklist {
             Some(list) => {
@@ -203,15 +221,26 @@ fn collect(root: &Path, c: &Collectors) -> Result<Vec<(Value, String)>, FactsErr
         };
         overlays.push((overlay, origin(&what)));
     }
-    if let Some(inputs) = &c.security {
-        overlays.push((security::collect(root, inputs)?, origin("scanner reports")));
+    if let Some(reports) = &c.security {
+        let section = security::collect(root, reports)?;
+        if let Some(scans) = section.pointer("/security/scans").and_then(Value::as_array) {
+            inputs.extend(
+                scans
+                    .iter()
+                    .filter_map(|scan| scan.get("path").and_then(Value::as_str))
+                    .map(|path| root.join(path)),
+            );
+        }
+        overlays.push((section, origin("scanner reports")));
     }
     if !c.junit.is_empty() {
         let tests = junit::collect(root, &c.junit)?;
+        inputs.extend(tests.files.iter().map(|path| root.join(path)));
         overlays.push((json!({ "tests": tests }), origin("JUnit")));
     }
     if let Some(input) = &c.coverage {
         let coverage = coverage::collect(root, input)?;
+        inputs.push(root.join(&coverage.path));
         overlays.push((json!({ "coverage": coverage }), origin("coverage report")));
     }
     Ok(overlays)
@@ -238,9 +267,12 @@ fn record(overlay: &Value, origin: &str, provenance: &mut BTreeMap<String, Strin
 ///
 /// # Errors
 /// [`FactsError::Invalid`] with every violation.
-pub fn from_value(value: Value) -> Result<Facts, FactsError> {
+pub fn from_value(mut value: Value) -> Result<Facts, FactsError> {
     schema::validate(SchemaKind::Facts, &value)
         .map_err(|violations| FactsError::Invalid { violations })?;
+    derive_counts(&mut value).map_err(|violation| FactsError::Invalid {
+        violations: vec![violation],
+    })?;
     let json = canonical_json(&value);
     let sha256 = crate::sandbox::sha256_hex(json.as_bytes());
     Ok(Facts {
@@ -248,7 +280,55 @@ pub fn from_value(value: Value) -> Result<Facts, FactsError> {
         sha256,
         json,
         sources: BTreeMap::new(),
+        inputs: Vec::new(),
     })
+}
+
+/// Fills `security.counts` from `security.findings`, whoever wrote the fact set: a policy that
+/// reads the counts must see every finding. Counts given with the facts must agree with the
+/// findings (all zero when there are none).
+fn derive_counts(value: &mut Value) -> Result<(), Violation> {
+    use preflight_sdk::facts::{Finding, FindingCounts};
+    let Some(security) = value.get_mut("security").and_then(Value::as_object_mut) else {
+        return Ok(());
+    };
+    let invalid = |pointer: &str, message: String| Violation {
+        pointer: pointer.to_owned(),
+        message,
+    };
+    let findings: Vec<Finding> = match security.get("findings") {
+        Some(findings) => serde_json::from_value(findings.clone())
+            .map_err(|err| invalid("/security/findings", err.to_string()))?,
+        None => Vec::new(),
+    };
+    let derived = FindingCounts::of(&findings);
+    match security.get("counts") {
+        Some(given) => {
+            let given: FindingCounts = serde_json::from_value(given.clone())
+                .map_err(|err| invalid("/security/counts", err.to_string()))?;
+            if given != derived {
+                return Err(invalid(
+                    "/security/counts",
+                    format!(
+                        "the counts disagree with the findings ({} given, {} in `findings`; {} critical and {} high vulnerabilities given, {} and {} found); leave `counts` out and preflight derives it",
+                        given.total,
+                        derived.total,
+                        given.vulnerability.critical,
+                        given.vulnerability.high,
+                        derived.vulnerability.critical,
+                        derived.vulnerability.high,
+                    ),
+                ));
+            }
+        }
+        None if !findings.is_empty() => {
+            let counts = serde_json::to_value(derived)
+                .map_err(|err| invalid("/security/counts", err.to_string()))?;
+            security.insert("counts".to_owned(), counts);
+        }
+        None => {}
+    }
+    Ok(())
 }
 
 /// Reads one facts file as a JSON object.
@@ -256,11 +336,14 @@ pub fn from_value(value: Value) -> Result<Facts, FactsError> {
 /// # Errors
 /// [`FactsError::Read`], [`FactsError::Parse`] or [`FactsError::NotObject`].
 pub fn read_file(path: &Path) -> Result<Value, FactsError> {
-    let text = std::fs::read_to_string(path).map_err(|source| FactsError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let value: Value = serde_json::from_str(&text).map_err(|err| FactsError::Parse {
+    let text =
+        crate::files::read_to_string(path, crate::files::InputKind::Facts).map_err(|source| {
+            FactsError::Read {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
+    let value: Value = crate::json::from_str(&text).map_err(|err| FactsError::Parse {
         path: path.to_owned(),
         message: json_error_message(&err),
         line: err.line(),
@@ -275,7 +358,11 @@ pub fn read_file(path: &Path) -> Result<Value, FactsError> {
     Ok(value)
 }
 
-fn apply_override(value: &mut Value, text: &str) -> Result<(), FactsError> {
+/// Applies one `--fact KEY=VALUE` override to a fact document.
+///
+/// # Errors
+/// [`FactsError::Override`] naming the override and what is wrong with it.
+pub fn apply_override(value: &mut Value, text: &str) -> Result<(), FactsError> {
     let error = |reason: String| FactsError::Override {
         text: text.to_owned(),
         reason,

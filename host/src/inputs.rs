@@ -85,11 +85,41 @@ pub struct Plan {
     pub provenance: BTreeMap<String, String>,
 }
 
+impl Plan {
+    /// The files the plan names as inputs: the configuration, the lock file, `--facts` files
+    /// and policy modules. (The collectors' inputs are in [`crate::facts::Facts::inputs`].)
+    pub fn input_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = self.sources.files.clone();
+        for key in ["config", "lock"] {
+            if let Some(path) = self.provenance.get(key).filter(|p| *p != "none") {
+                files.push(PathBuf::from(path));
+            }
+        }
+        files.extend(self.specs.iter().filter_map(|spec| match &spec.source {
+            PolicySource::File(path) => Some(path.clone()),
+            _ => None,
+        }));
+        files
+    }
+}
+
 /// Combines the config file and the flags.
 ///
 /// # Errors
 /// A [`ConfigError`] when `preflight.toml` cannot be used.
 pub fn plan(args: &InputArgs) -> Result<Plan, ConfigError> {
+    plan_with(args, true)
+}
+
+/// [`plan`] without the pins of `preflight.lock`: what `preflight policy lock` resolves afresh.
+///
+/// # Errors
+/// A [`ConfigError`] when `preflight.toml` cannot be used.
+pub fn plan_without_lock(args: &InputArgs) -> Result<Plan, ConfigError> {
+    plan_with(args, false)
+}
+
+fn plan_with(args: &InputArgs, use_lock: bool) -> Result<Plan, ConfigError> {
     let loaded = config::load(args.config.as_deref())?;
     let base = loaded.base();
     let file = loaded.path.as_ref().map(|p| p.display().to_string());
@@ -132,13 +162,15 @@ pub fn plan(args: &InputArgs) -> Result<Plan, ConfigError> {
         collectors,
     };
     let mut specs = specs(args, &loaded, &mut provenance)?;
-    apply_lock(
-        &loaded,
-        args.locked,
-        args.offline,
-        &mut specs,
-        &mut provenance,
-    )?;
+    if use_lock {
+        apply_lock(
+            &loaded,
+            args.locked,
+            args.offline,
+            &mut specs,
+            &mut provenance,
+        )?;
+    }
     Ok(Plan {
         sources,
         specs,

@@ -59,16 +59,28 @@ impl LockFile {
             path: path.to_owned(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|err| error(err.to_string()))?;
-        let lock: LockFile =
-            toml::from_str(&text).map_err(|err| error(err.message().to_owned()))?;
+        let text = crate::files::read_to_string(path, crate::files::InputKind::Lock)
+            .map_err(|err| error(err.to_string()))?;
+        Self::parse(path, &text).map(Some)
+    }
+
+    /// Parses the text of a lock file.
+    ///
+    /// # Errors
+    /// [`LockError::File`] naming `path` when the text is not a lock file.
+    pub fn parse(path: &Path, text: &str) -> Result<LockFile, LockError> {
+        let error = |message: String| LockError::File {
+            path: path.to_owned(),
+            message,
+        };
+        let lock: LockFile = toml::from_str(text).map_err(|err| error(err.message().to_owned()))?;
         if lock.version != 1 {
             return Err(error(format!(
                 "lock file version {} is not supported (expected 1)",
                 lock.version
             )));
         }
-        Ok(Some(lock))
+        Ok(lock)
     }
 
     /// Writes the lock file.
@@ -83,9 +95,9 @@ impl LockFile {
         let text = format!(
             "# Written by `preflight policy lock`. Commit it; `preflight run --locked` runs only these modules.\n{body}"
         );
-        std::fs::write(path, text).map_err(|err| LockError::File {
+        crate::files::write_atomic(path, text.as_bytes()).map_err(|err| LockError::File {
             path: path.to_owned(),
-            message: err.to_string(),
+            message: err.source.to_string(),
         })
     }
 

@@ -10,6 +10,10 @@ use preflight_sdk::canary::parse_sample;
 use serde::Deserialize;
 use serde_json::Value;
 
+/// The largest response read from Prometheus: 32 MiB (11 000 points of one series take well
+/// under 1 MiB). More is refused, never buffered.
+pub const MAX_RESPONSE_BYTES: usize = 32 << 20;
+
 /// How to reach Prometheus.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -145,9 +149,26 @@ impl Client {
     /// # Errors
     /// [`PromError::Request`] when the HTTP client cannot be built.
     pub fn new(options: Options) -> Result<Client, PromError> {
+        // Credentials go to the configured server only: a redirect to another origin is
+        // refused, never followed.
+        let redirects = reqwest::redirect::Policy::custom(|attempt| {
+            let same_origin = attempt
+                .previous()
+                .first()
+                .is_some_and(|first| first.origin() == attempt.url().origin());
+            if !same_origin {
+                let to = attempt.url().to_string();
+                attempt.error(format!("refused a redirect to another origin (`{to}`)"))
+            } else if attempt.previous().len() >= 5 {
+                attempt.error("more than 5 redirects")
+            } else {
+                attempt.follow()
+            }
+        });
         let http = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.timeout)
+            .redirect(redirects)
             .build()
             .map_err(|err| PromError::Request(err.to_string()))?;
         Ok(Client { options, http })
@@ -233,6 +254,11 @@ impl Client {
                 }
             } else if err.is_builder() {
                 PromError::Request(err.to_string())
+            } else if err.is_redirect() {
+                PromError::Malformed {
+                    url: url.to_owned(),
+                    message: error_chain(&err),
+                }
             } else {
                 PromError::Unreachable {
                     url: url.to_owned(),
@@ -241,40 +267,66 @@ impl Client {
                 }
             }
         };
-        let response = request.send().await.map_err(transport)?;
+        let mut response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(transport)?;
-        let envelope: Result<Envelope, _> = serde_json::from_slice(&body);
-        match envelope {
-            Ok(envelope) if envelope.status == "success" && status < 300 => {
-                let data = envelope.data.ok_or_else(|| PromError::Malformed {
-                    url: url.to_owned(),
-                    message: "`data` is missing".to_owned(),
-                })?;
-                Ok(Response {
-                    result: parse_data(url, &data)?,
-                    warnings: envelope.warnings,
-                })
-            }
-            Ok(envelope) if envelope.status == "error" || status >= 400 => Err(PromError::Api {
-                status,
-                error_type: envelope.error_type.unwrap_or_else(|| "http".to_owned()),
-                error: envelope.error.unwrap_or_else(|| format!("HTTP {status}")),
-            }),
-            Ok(envelope) => Err(PromError::Malformed {
-                url: url.to_owned(),
-                message: format!("unexpected status `{}` with HTTP {status}", envelope.status),
-            }),
-            Err(_) if status >= 400 => Err(PromError::Api {
-                status,
-                error_type: "http".to_owned(),
-                error: String::from_utf8_lossy(&body).chars().take(300).collect(),
-            }),
-            Err(err) => Err(PromError::Malformed {
-                url: url.to_owned(),
-                message: format!("not JSON: {err}"),
-            }),
+        let too_large = || PromError::Malformed {
+            url: url.to_owned(),
+            message: format!("the response is over the {MAX_RESPONSE_BYTES}-byte limit"),
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_RESPONSE_BYTES as u64)
+        {
+            return Err(too_large());
         }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        parse_response(url, status, &body)
+    }
+}
+
+/// Reads one Prometheus API response: the data of a `success`, or the `errorType` and `error`
+/// of an `error`, verbatim.
+///
+/// # Errors
+/// [`PromError::Api`] for error responses, [`PromError::Malformed`] for anything else that is
+/// not a Prometheus API response.
+pub fn parse_response(url: &str, status: u16, body: &[u8]) -> Result<Response, PromError> {
+    let envelope: Result<Envelope, _> = serde_json::from_slice(body);
+    match envelope {
+        Ok(envelope) if envelope.status == "success" && status < 300 => {
+            let data = envelope.data.ok_or_else(|| PromError::Malformed {
+                url: url.to_owned(),
+                message: "`data` is missing".to_owned(),
+            })?;
+            Ok(Response {
+                result: parse_data(url, &data)?,
+                warnings: envelope.warnings,
+            })
+        }
+        Ok(envelope) if envelope.status == "error" || status >= 400 => Err(PromError::Api {
+            status,
+            error_type: envelope.error_type.unwrap_or_else(|| "http".to_owned()),
+            error: envelope.error.unwrap_or_else(|| format!("HTTP {status}")),
+        }),
+        Ok(envelope) => Err(PromError::Malformed {
+            url: url.to_owned(),
+            message: format!("unexpected status `{}` with HTTP {status}", envelope.status),
+        }),
+        Err(_) if status >= 400 => Err(PromError::Api {
+            status,
+            error_type: "http".to_owned(),
+            error: String::from_utf8_lossy(body).chars().take(300).collect(),
+        }),
+        Err(err) => Err(PromError::Malformed {
+            url: url.to_owned(),
+            message: format!("not JSON: {err}"),
+        }),
     }
 }
 

@@ -7,6 +7,7 @@ mod error;
 mod limits;
 pub mod metadata;
 pub mod output;
+mod precheck;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use wasmtime::{Config, Engine, ExternType, InstancePre, Linker, Module, Store, T
 
 pub use abi::LogLine;
 pub use error::PolicyError;
-pub use limits::{Limits, MemoryLimitExceeded};
+pub use limits::{LOG_LINE_OVERHEAD, Limits, MemoryLimitExceeded};
 
 use limits::Limiter;
 
@@ -47,11 +48,12 @@ impl GuestState {
     }
 
     fn push_log(&mut self, level: Level, message: String) {
-        if self.log_bytes + message.len() > self.log_cap {
+        let cost = message.len().saturating_add(LOG_LINE_OVERHEAD);
+        if self.log_bytes.saturating_add(cost) > self.log_cap {
             self.logs_dropped += 1;
             return;
         }
-        self.log_bytes += message.len();
+        self.log_bytes += cost;
         self.logs.push(LogLine {
             level: level.as_str(),
             message,
@@ -120,9 +122,11 @@ pub struct Evaluation {
 #[derive(Debug)]
 pub struct Failure {
     /// What went wrong.
-    pub error: PolicyError,
+    pub error: Box<PolicyError>,
     /// The guest's log lines up to the failure.
     pub logs: Vec<LogLine>,
+    /// Log lines dropped at the log cap before the failure.
+    pub logs_dropped: usize,
 }
 
 /// Lowercase hex sha256.
@@ -213,16 +217,23 @@ impl Runtime {
         let module = match known {
             Some(module) => module,
             None => {
-                let compiled = match &self.cache {
-                    Some(cache) => cache
-                        .load_or_compile(&self.engine, &sha256, bytes)
-                        .map(|(module, _)| module),
-                    None => Module::new(&self.engine, bytes),
+                // Everything that can be checked on the bytes is, before anything is compiled
+                // or loaded from the cache.
+                precheck::check(source, bytes, &self.limits)?;
+                let cached = self
+                    .cache
+                    .as_ref()
+                    .and_then(|cache| cache.load(&self.engine, &sha256));
+                let module = match cached {
+                    Some(module) => module,
+                    None => {
+                        let module = compile_within(&self.engine, source, bytes, &self.limits)?;
+                        if let Some(cache) = &self.cache {
+                            cache.store(&self.engine, &sha256, &module);
+                        }
+                        module
+                    }
                 };
-                let module = compiled.map_err(|err| PolicyError::InvalidModule {
-                    source_name: source.to_owned(),
-                    message: format!("{err:#}"),
-                })?;
                 if let Ok(mut modules) = self.modules.lock() {
                     modules.insert(sha256.clone(), module.clone());
                 }
@@ -265,7 +276,11 @@ impl Runtime {
                 logs_dropped,
                 fuel_used,
             }),
-            Err(error) => Err(Failure { error, logs }),
+            Err(error) => Err(Failure {
+                error: Box::new(error),
+                logs,
+                logs_dropped,
+            }),
         }
     }
 
@@ -456,18 +471,65 @@ fn start_epoch_clock(engine: &Engine) {
     drop(spawned);
 }
 
+/// Compiles a module on a thread of its own and waits at most the compile budget. A compile
+/// that runs over is abandoned (its thread finishes in the background and is dropped) and the
+/// policy fails closed with [`PolicyError::CompileLimit`].
+fn compile_within(
+    engine: &Engine,
+    source: &str,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<Module, PolicyError> {
+    let invalid = |err: wasmtime::Error| PolicyError::InvalidModule {
+        source_name: source.to_owned(),
+        message: format!("{err:#}"),
+    };
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    let (thread_engine, thread_bytes) = (engine.clone(), bytes.to_vec());
+    let spawned = std::thread::Builder::new()
+        .name("preflight-compile".to_owned())
+        .spawn(move || {
+            let _ = sender.send(Module::new(&thread_engine, &thread_bytes));
+        });
+    if spawned.is_err() {
+        // No thread to spare: compile here; the size and function caps still bound it.
+        return Module::new(engine, bytes).map_err(invalid);
+    }
+    match receiver.recv_timeout(limits.compile_timeout) {
+        Ok(compiled) => compiled.map_err(invalid),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(PolicyError::CompileLimit {
+            source_name: source.to_owned(),
+            message: format!(
+                "compiling it took longer than the {} ms budget",
+                limits.compile_timeout.as_millis()
+            ),
+        }),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(PolicyError::Host {
+            policy: source.to_owned(),
+            message: "the compiler thread stopped without a result".to_owned(),
+        }),
+    }
+}
+
 fn check_imports(source: &str, module: &Module) -> Result<(), PolicyError> {
     for import in module.imports() {
-        let allowed = import.module() == abi::IMPORT_MODULE
-            && import.name() == abi::LOG
-            && matches!(import.ty(), ExternType::Func(ty)
-                if ty.params().map(|p| matches!(p, ValType::I32)).eq([true, true, true])
-                    && ty.results().len() == 0);
-        if !allowed {
+        if import.module() != abi::IMPORT_MODULE || import.name() != abi::LOG {
             return Err(PolicyError::ForbiddenImport {
                 source_name: source.to_owned(),
                 module: import.module().to_owned(),
                 name: import.name().to_owned(),
+            });
+        }
+        let typed = matches!(import.ty(), ExternType::Func(ty)
+            if ty.params().map(|p| matches!(p, ValType::I32)).eq([true, true, true])
+                && ty.results().len() == 0);
+        if !typed {
+            return Err(PolicyError::BadImport {
+                source_name: source.to_owned(),
+                module: import.module().to_owned(),
+                name: import.name().to_owned(),
+                expected: "func (i32, i32, i32)",
+                found: describe(&import.ty()),
             });
         }
     }

@@ -6,7 +6,7 @@
 //! the module's own source with `.minisig` appended. Signatures of remote modules are kept in
 //! the module store beside them, so `--offline` runs still verify.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use minisign_verify::{PublicKey, Signature};
 
@@ -56,7 +56,9 @@ fn stored_path(sha256: &str) -> Option<PathBuf> {
 /// location (downloading unless `offline`).
 fn read(location: &str, sha256: &str, remote: bool, offline: bool) -> Result<String, String> {
     if remote
-        && let Some(text) = stored_path(sha256).and_then(|path| std::fs::read_to_string(path).ok())
+        && let Some(text) = stored_path(sha256).and_then(|path| {
+            crate::files::read_to_string(&path, crate::files::InputKind::Signature).ok()
+        })
     {
         return Ok(text);
     }
@@ -69,8 +71,8 @@ fn read(location: &str, sha256: &str, remote: bool, offline: bool) -> Result<Str
         let bytes = crate::store::download(location)?;
         String::from_utf8(bytes).map_err(|_| format!("the signature `{location}` is not text"))
     } else {
-        std::fs::read_to_string(location)
-            .map_err(|err| format!("cannot read the signature `{location}`: {err}"))
+        crate::files::read_to_string(Path::new(location), crate::files::InputKind::Signature)
+            .map_err(|err| format!("cannot read the signature: {err}"))
     }
 }
 
@@ -112,7 +114,7 @@ pub fn verify(
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let _ = std::fs::write(path, text);
+        let _ = crate::files::write_cache(&path, text.as_bytes());
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ pub fn dir() -> Option<PathBuf> {
 /// A module from the store, when present and intact.
 pub fn get(sha256: &str) -> Option<Vec<u8>> {
     let path = dir()?.join(format!("{}.wasm", sha256.to_ascii_lowercase()));
-    let bytes = std::fs::read(&path).ok()?;
+    let bytes = crate::files::read(&path, crate::files::InputKind::Module).ok()?;
     if sha256_hex(&bytes).eq_ignore_ascii_case(sha256) {
         Some(bytes)
     } else {
@@ -40,10 +40,7 @@ pub fn put(bytes: &[u8]) -> Result<String, String> {
     let dir = dir().ok_or_else(|| "no store folder: set PREFLIGHT_HOME".to_owned())?;
     std::fs::create_dir_all(&dir).map_err(|err| format!("`{}`: {err}", dir.display()))?;
     let path = dir.join(format!("{sha256}.wasm"));
-    let temp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temp, bytes)
-        .and_then(|()| std::fs::rename(&temp, &path))
-        .map_err(|err| format!("`{}`: {err}", path.display()))?;
+    crate::files::write_cache(&path, bytes).map_err(|err| err.to_string())?;
     Ok(sha256)
 }
 

@@ -97,7 +97,7 @@ impl Case {
             path: path.to_owned(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|err| error(err.to_string()))?;
+        let text = read_bounded(path).map_err(error)?;
         let yaml = path
             .extension()
             .is_some_and(|ext| ext == "yaml" || ext == "yml");
@@ -119,7 +119,7 @@ impl Case {
         }
         if let Some(file) = case.facts_file.take() {
             let file = path.parent().unwrap_or(Path::new(".")).join(file);
-            let text = std::fs::read_to_string(&file)
+            let text = read_bounded(&file)
                 .map_err(|err| error(format!("facts file `{}`: {err}", file.display())))?;
             let facts = serde_json::from_str(&text)
                 .map_err(|err| error(format!("facts file `{}`: {err}", file.display())))?;
@@ -339,4 +339,27 @@ pub fn run_cases(dir: &Path, evaluate: fn(PolicyInput) -> PolicyOutput) -> Resul
     } else {
         Err(report)
     }
+}
+
+/// The largest case or facts file read: 16 MiB.
+const MAX_CASE_BYTES: u64 = 16 << 20;
+
+/// Reads a regular file of at most [`MAX_CASE_BYTES`] as UTF-8; FIFOs and devices are refused,
+/// so a case file can neither block nor grow without end.
+fn read_bounded(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let metadata = std::fs::metadata(path).map_err(|err| err.to_string())?;
+    if !metadata.is_file() {
+        return Err("not a regular file".to_owned());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_CASE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|err| err.to_string())?;
+    if bytes.len() as u64 > MAX_CASE_BYTES {
+        return Err(format!(
+            "over the {MAX_CASE_BYTES}-byte limit for case files"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|err| format!("not UTF-8: {err}"))
 }

@@ -28,7 +28,7 @@ fn error_of(bytes: &[u8], limits: Limits) -> PolicyError {
         };
         match runtime.evaluate(&policy, &input()) {
             Ok(evaluation) => panic!("expected an error, got {:?}", evaluation.output),
-            Err(failure) => failure.error,
+            Err(failure) => *failure.error,
         }
     });
     let [first, second] = errors;
@@ -380,15 +380,21 @@ fn forbidden_import_is_named() {
     assert_fails_closed(&bytes, "policy.forbidden_import");
 }
 
+/// Issue #11.16: the right import with the wrong type is named as such, not as a forbidden
+/// import; it still fails closed.
 #[test]
-fn log_import_with_wrong_signature_is_forbidden() {
+fn log_import_with_wrong_signature_is_a_bad_import() {
     let body = r#"(import "preflight" "log" (func (param i32)))
         (func (export "preflight_evaluate") (param i32 i32) (result i64) i64.const 0)"#;
     let bytes = module(body, Some(&metadata("badlog")));
-    assert!(matches!(
-        error_of(&bytes, test_limits()),
-        PolicyError::ForbiddenImport { .. }
-    ));
+    let err = error_of(&bytes, test_limits());
+    assert!(matches!(err, PolicyError::BadImport { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("imports `preflight.log` as func (i32) -> (); expected func (i32, i32, i32)"),
+        "{err}"
+    );
+    assert_fails_closed(&bytes, "policy.bad_import");
 }
 
 #[test]
@@ -489,8 +495,9 @@ fn logs_reach_the_host_and_are_capped() {
           (i64.or (i64.shl (i64.const 3000) (i64.const 32)) (i64.const 17)))"#
     );
     let bytes = module(&body, Some(&metadata("chatty")));
+    // Room for exactly ten lines, each counted with its overhead.
     let runtime = runtime(Limits {
-        log_bytes: 10_000,
+        log_bytes: 10 * (1000 + preflight::sandbox::LOG_LINE_OVERHEAD),
         ..test_limits()
     });
     let policy = runtime.load("chatty.wasm", &bytes).unwrap();

@@ -328,6 +328,7 @@ fn stable_report() -> Report {
         timeout_ms: 1000,
         fuel: preflight::sandbox::Limits::default().fuel,
         memory_limit: 64,
+        compile_timeout_ms: 10_000,
         facts_stream: None,
     };
     let mut report = run::evaluate(&args).report;

@@ -112,8 +112,8 @@ fn bad_lines_fail_closed_and_the_stream_goes_on() {
         summary,
         [
             ("GO", ""),
-            ("NO_GO", "facts.parse"),
-            ("NO_GO", "facts.not_object"),
+            ("NO_GO", "facts.not_json"),
+            ("NO_GO", "facts.not_json"),
             ("NO_GO", "facts.invalid"),
             ("GO", ""),
         ],

@@ -132,7 +132,7 @@ fn preflight_test_runs_rust_policy_cases_as_wasm() {
         .args(["test", "--policy", "builtin:preflight-gate"])
         .arg(repo().join("policies/preflight-gate/cases")));
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("51 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("54 passed, 0 failed"), "{stdout}");
 }
 
 #[test]

@@ -222,3 +222,35 @@ pub fn serve_raw(content_length: u64, body: Vec<u8>) -> u16 {
     });
     port
 }
+
+/// An external validator the tests run (xmllint, the SARIF multitool, ...). Absent, the test
+/// that needs it is skipped with a note, unless `PREFLIGHT_REQUIRE_VALIDATORS=1` (CI), where a
+/// missing validator fails the suite.
+pub fn validator(name: &str) -> Option<PathBuf> {
+    let found = binary(name);
+    if found.is_none() {
+        assert!(
+            std::env::var_os("PREFLIGHT_REQUIRE_VALIDATORS").is_none(),
+            "PREFLIGHT_REQUIRE_VALIDATORS is set but `{name}` is not installed"
+        );
+        eprintln!("`{name}` not found: skipping its check");
+    }
+    found
+}
+
+/// Runs `xmllint --noout` on a document: `Ok` when it is well-formed XML.
+pub fn xmllint(xml: &str, extra: &[&str]) -> Option<Result<(), String>> {
+    let xmllint = validator("xmllint")?;
+    let (_dir, path) = temp_file("doc.xml", xml.as_bytes());
+    let output = Command::new(xmllint)
+        .arg("--noout")
+        .args(extra)
+        .arg(&path)
+        .output()
+        .unwrap();
+    Some(if output.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    })
+}

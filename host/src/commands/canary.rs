@@ -37,22 +37,108 @@ pub enum CanaryCommand {
     Monitor(MonitorArgs),
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|err| format!("`{text}` is not a duration like 10m or 30s: {err}"))
+/// The latest time accepted: the end of year 9999.
+const MAX_TIME: f64 = 253_402_300_799.0;
+/// The longest analysis window or monitoring run: 90 days.
+const MAX_SPAN: Duration = Duration::from_secs(90 * 24 * 3600);
+/// Points per series Prometheus returns at most (its own limit is 11 000).
+const MAX_POINTS: f64 = 11_000.0;
+/// Intervals one monitoring run may have.
+const MAX_INTERVALS: f64 = 10_000.0;
+/// The longest client-side timeout of a query.
+const MAX_QUERY_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A time or duration flag that cannot be used.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("invalid `{flag} {value}`: {reason}")]
+#[diagnostic(help(
+    "durations look like 30s, 10m or 1h30m; times are Unix seconds or RFC 3339 (2026-11-29T08:00:00Z)"
+))]
+pub struct FlagError {
+    flag: &'static str,
+    value: String,
+    reason: String,
 }
 
-fn parse_time(text: &str) -> Result<f64, String> {
-    if let Ok(seconds) = text.parse::<f64>() {
-        return Ok(seconds);
+fn flag_error(flag: &'static str, value: &str, reason: impl Into<String>) -> FlagError {
+    FlagError {
+        flag,
+        value: value.to_owned(),
+        reason: reason.into(),
     }
-    humantime::parse_rfc3339_weak(text)
-        .map_err(|err| format!("`{text}` is not Unix seconds or an RFC 3339 time: {err}"))
-        .and_then(|time| {
-            time.duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs_f64())
-                .map_err(|_| format!("`{text}` is before 1970"))
-        })
+}
+
+/// A duration flag: more than zero and at most `max`.
+fn duration_flag(flag: &'static str, text: &str, max: Duration) -> Result<Duration, FlagError> {
+    let duration = humantime::parse_duration(text).map_err(|err| {
+        flag_error(
+            flag,
+            text,
+            format!("not a duration like 10m or 30s ({err})"),
+        )
+    })?;
+    if duration.is_zero() {
+        return Err(flag_error(flag, text, "it must be more than zero"));
+    }
+    if duration > max {
+        return Err(flag_error(
+            flag,
+            text,
+            format!("it must be at most {}", humantime::format_duration(max)),
+        ));
+    }
+    Ok(duration)
+}
+
+/// A time flag: Unix seconds or RFC 3339, finite, from 1970 to the end of year 9999.
+fn time_flag(flag: &'static str, text: &str) -> Result<f64, FlagError> {
+    let seconds = match text.trim().parse::<f64>() {
+        Ok(seconds) => seconds,
+        Err(_) => humantime::parse_rfc3339_weak(text.trim())
+            .map_err(|err| {
+                flag_error(
+                    flag,
+                    text,
+                    format!("not Unix seconds or an RFC 3339 time ({err})"),
+                )
+            })?
+            .duration_since(UNIX_EPOCH)
+            .map_err(|_| flag_error(flag, text, "it is before 1970"))?
+            .as_secs_f64(),
+    };
+    if !seconds.is_finite() || !(0.0..=MAX_TIME).contains(&seconds) {
+        return Err(flag_error(
+            flag,
+            text,
+            "it must be a finite time from 1970 to the end of year 9999",
+        ));
+    }
+    Ok(seconds)
+}
+
+/// `--step` against a window: more than zero, at most the window, at most 11 000 points.
+fn step_within(step: Duration, window: Duration, text: &str) -> Result<(), FlagError> {
+    if step > window {
+        return Err(flag_error(
+            "--step",
+            text,
+            format!(
+                "it is longer than the window ({}); the window must be at least one step",
+                humantime::format_duration(window)
+            ),
+        ));
+    }
+    if window.as_secs_f64() / step.as_secs_f64() > MAX_POINTS {
+        return Err(flag_error(
+            "--step",
+            text,
+            format!(
+                "a {} window at this step is over {MAX_POINTS} points per series, more than Prometheus returns; use a longer step",
+                humantime::format_duration(window)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Where the data comes from and where the results go.
@@ -68,11 +154,11 @@ pub struct SourceArgs {
     #[arg(long, value_name = "SELECTOR")]
     pub canary: Option<String>,
     /// Resolution of the range queries. 10 m at 10 s gives 61 points, above the judge's 50.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-    pub step: Duration,
-    /// Client-side timeout of each Prometheus request.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-    pub query_timeout: Duration,
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub step: String,
+    /// Client-side timeout of each Prometheus request (at most 10m).
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub query_timeout: String,
     /// Retries on connection errors and 5xx.
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub retries: u32,
@@ -126,12 +212,12 @@ pub struct AnalyzeArgs {
     /// Inputs and outputs.
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Length of the window.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
-    pub window: Duration,
+    /// Length of the window (at most 90 days, and at most 11 000 steps).
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub window: String,
     /// End of the window: Unix seconds or RFC 3339 (default now).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub end: Option<f64>,
+    #[arg(long, value_name = "TIME")]
+    pub end: Option<String>,
 }
 
 /// Arguments of `preflight canary monitor`.
@@ -140,22 +226,126 @@ pub struct MonitorArgs {
     /// Inputs and outputs.
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Time between analyses.
-    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
-    pub interval: Duration,
-    /// Total monitoring time.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
-    pub duration: Duration,
+    /// Time between analyses (at least 1s).
+    #[arg(long, value_name = "DURATION", default_value = "1m")]
+    pub interval: String,
+    /// Total monitoring time (at most 90 days and 10 000 intervals).
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub duration: String,
     /// Stop as soon as this many intervals have failed.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub failure_limit: u32,
     /// History before the start that every window includes.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
-    pub window: Duration,
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub window: String,
     /// When monitoring starts: Unix seconds or RFC 3339 (default now). A start in the past
     /// replays recorded data without waiting.
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub start: Option<f64>,
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+}
+
+/// The time flags of `analyze`, checked.
+#[derive(Debug, Clone, Copy)]
+struct AnalyzeTiming {
+    window: Window,
+}
+
+impl AnalyzeArgs {
+    fn timing(&self) -> Result<AnalyzeTiming, FlagError> {
+        let window = duration_flag("--window", &self.window, MAX_SPAN)?;
+        let step = duration_flag("--step", &self.source.step, MAX_SPAN)?;
+        step_within(step, window, &self.source.step)?;
+        let end = match &self.end {
+            Some(text) => time_flag("--end", text)?,
+            None => now(),
+        };
+        let start = end - window.as_secs_f64();
+        if start < 0.0 {
+            return Err(flag_error(
+                "--window",
+                &self.window,
+                "the window would start before 1970",
+            ));
+        }
+        Ok(AnalyzeTiming {
+            window: Window {
+                start,
+                end,
+                step: step.as_secs_f64(),
+            },
+        })
+    }
+}
+
+/// The time flags of `monitor`, checked.
+#[derive(Debug, Clone, Copy)]
+struct MonitorTiming {
+    start: f64,
+    interval: f64,
+    count: u64,
+    history: f64,
+    step: f64,
+}
+
+impl MonitorArgs {
+    fn timing(&self) -> Result<MonitorTiming, FlagError> {
+        let interval = duration_flag("--interval", &self.interval, MAX_SPAN)?;
+        if interval < Duration::from_secs(1) {
+            return Err(flag_error(
+                "--interval",
+                &self.interval,
+                "it must be at least 1s",
+            ));
+        }
+        let duration = duration_flag("--duration", &self.duration, MAX_SPAN)?;
+        if duration < interval {
+            return Err(flag_error(
+                "--duration",
+                &self.duration,
+                format!("it is shorter than the interval ({})", self.interval),
+            ));
+        }
+        let intervals = (duration.as_secs_f64() / interval.as_secs_f64()).floor();
+        if intervals > MAX_INTERVALS {
+            return Err(flag_error(
+                "--interval",
+                &self.interval,
+                format!(
+                    "{intervals} intervals over {}; at most {MAX_INTERVALS} (use a longer interval)",
+                    self.duration
+                ),
+            ));
+        }
+        let history = duration_flag("--window", &self.window, MAX_SPAN)?;
+        let step = duration_flag("--step", &self.source.step, MAX_SPAN)?;
+        // The longest window is the history plus the whole run.
+        step_within(step, history + duration, &self.source.step)?;
+        let start = match &self.start {
+            Some(text) => time_flag("--start", text)?,
+            None => now(),
+        };
+        if start + duration.as_secs_f64() > MAX_TIME {
+            return Err(flag_error(
+                "--start",
+                self.start.as_deref().unwrap_or("now"),
+                "monitoring would end after the year 9999",
+            ));
+        }
+        if start - history.as_secs_f64() < 0.0 {
+            return Err(flag_error(
+                "--window",
+                &self.window,
+                "the first window would start before 1970",
+            ));
+        }
+        Ok(MonitorTiming {
+            start,
+            interval: interval.as_secs_f64(),
+            count: intervals as u64,
+            history: history.as_secs_f64(),
+            step: step.as_secs_f64(),
+        })
+    }
 }
 
 /// A canary setup that cannot run.
@@ -202,7 +392,8 @@ fn setup(args: &SourceArgs) -> Result<Setup, SetupError> {
         None
     } else {
         let mut options = prometheus::Options::new(prometheus.clone());
-        options.timeout = args.query_timeout;
+        options.timeout = duration_flag("--query-timeout", &args.query_timeout, MAX_QUERY_TIMEOUT)
+            .map_err(|err| SetupError(err.to_string()))?;
         options.retries = args.retries;
         options.bearer_token = args.bearer_token.clone();
         if let Some(pair) = &args.basic_auth {
@@ -263,17 +454,7 @@ fn setup(args: &SourceArgs) -> Result<Setup, SetupError> {
         specs,
         provenance,
     };
-    let run = RunArgs {
-        inputs: InputArgs::default(),
-        format: args.format.clone(),
-        output: args.output.clone(),
-        dry_run: args.dry_run,
-        verbose: args.verbose,
-        timeout_ms: 1000,
-        fuel: crate::sandbox::Limits::default().fuel,
-        memory_limit: 64,
-        facts_stream: None,
-    };
+    let run = run_args(args);
     Ok(Setup {
         client,
         prometheus,
@@ -283,6 +464,21 @@ fn setup(args: &SourceArgs) -> Result<Setup, SetupError> {
         plan,
         run,
     })
+}
+
+fn run_args(args: &SourceArgs) -> RunArgs {
+    RunArgs {
+        inputs: InputArgs::default(),
+        format: args.format.clone(),
+        output: args.output.clone(),
+        dry_run: args.dry_run,
+        verbose: args.verbose,
+        timeout_ms: 1000,
+        fuel: crate::sandbox::Limits::default().fuel,
+        memory_limit: 64,
+        compile_timeout_ms: 10_000,
+        facts_stream: None,
+    }
 }
 
 /// One analysis: fetch (or replay), judge, and the outcome with its exit code.
@@ -314,6 +510,7 @@ async fn analyze_once(setup: &Setup, window: Window) -> (run::RunOutcome, Option
                 run::RunOutcome {
                     report: evaluate::failed_report("facts.invalid", message, setup.run.dry_run),
                     exit: ExitCode::Error,
+                    inputs: Vec::new(),
                 },
                 None,
             );
@@ -348,7 +545,7 @@ async fn analyze_once(setup: &Setup, window: Window) -> (run::RunOutcome, Option
         .unwrap_or_default();
     if !query_errors.is_empty() {
         for error in &query_errors {
-            eprintln!("error: {error}");
+            crate::diagnostic::error(error);
         }
         // The data could not be fetched: never a PASS, and a distinct exit code.
         outcome.exit = ExitCode::Error;
@@ -367,16 +564,31 @@ async fn analyze_once(setup: &Setup, window: Window) -> (run::RunOutcome, Option
     (outcome, section)
 }
 
-fn finish(args: &SourceArgs, setup: &Setup, outcome: &run::RunOutcome, diff: &Value) -> ExitCode {
+fn finish(
+    args: &SourceArgs,
+    setup: &Setup,
+    mut outcome: run::RunOutcome,
+    diff: &Value,
+) -> ExitCode {
     let targets = match setup.run.targets() {
         Ok(targets) => targets,
         Err(message) => {
-            eprintln!("error: {message}");
+            crate::diagnostic::error(&message);
             return ExitCode::Error;
         }
     };
-    if let Err(err) = run::emit(&targets, args.dry_run, &outcome.report) {
-        diagnostic::print(err);
+    outcome.inputs.extend(args.facts.iter().cloned());
+    run::emit(&targets, args.dry_run, &mut outcome);
+    if !args.dry_run
+        && outcome
+            .inputs
+            .iter()
+            .any(|input| crate::files::same_file(input, &args.report))
+    {
+        diagnostic::error(&format!(
+            "refusing to write the diff report to `{}`: it is an input of this run",
+            args.report.display()
+        ));
         return ExitCode::Error;
     }
     if !args.dry_run {
@@ -388,7 +600,7 @@ fn finish(args: &SourceArgs, setup: &Setup, outcome: &run::RunOutcome, diff: &Va
             .and_then(|()| {
                 let mut text = serde_json::to_string_pretty(diff).unwrap_or_default();
                 text.push('\n');
-                std::fs::write(&args.report, text)
+                crate::files::write_atomic(&args.report, text.as_bytes()).map_err(|err| err.source)
             });
         match written {
             Ok(()) => eprintln!(
@@ -397,10 +609,10 @@ fn finish(args: &SourceArgs, setup: &Setup, outcome: &run::RunOutcome, diff: &Va
                 args.report.display()
             ),
             Err(err) => {
-                eprintln!(
-                    "error: cannot write the diff report to `{}`: {err}",
+                diagnostic::error(&format!(
+                    "cannot write the diff report to `{}`: {err}",
                     args.report.display()
-                );
+                ));
                 return ExitCode::Error;
             }
         }
@@ -413,9 +625,55 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         .enable_all()
         .build()
         .map_err(|err| {
-            eprintln!("error: cannot start the async runtime: {err}");
+            diagnostic::error(&format!("cannot start the async runtime: {err}"));
             ExitCode::Error
         })
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM, caught from the start of a command to its end: whatever is in
+/// flight — a query, an evaluation, a wait — the command stops and writes its report so far.
+struct Interrupt {
+    #[cfg(unix)]
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Interrupt {
+    /// Installs the handlers; must be called inside the runtime.
+    fn install() -> Interrupt {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .ok();
+            if signals.is_none() {
+                diagnostic::warning("cannot catch Ctrl-C; an interrupted run writes no report");
+            }
+            Interrupt { signals }
+        }
+        #[cfg(not(unix))]
+        {
+            Interrupt {}
+        }
+    }
+
+    /// Resolves when the command is interrupted.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        match &mut self.signals {
+            Some((int, term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            None => std::future::pending().await,
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 /// `preflight canary`.
@@ -428,39 +686,85 @@ pub fn canary(args: &CanaryArgs) -> ExitCode {
 
 /// `preflight canary analyze`.
 pub fn analyze(args: &AnalyzeArgs) -> ExitCode {
+    let timing = match args.timing() {
+        Ok(timing) => timing,
+        Err(err) => return setup_failed(&args.source, err),
+    };
     let setup = match setup(&args.source) {
         Ok(setup) => setup,
         Err(err) => return setup_failed(&args.source, err),
-    };
-    let end = args.end.unwrap_or_else(now);
-    let window = Window {
-        start: end - args.window.as_secs_f64(),
-        end,
-        step: args.source.step.as_secs_f64(),
     };
     let runtime = match runtime() {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    let (outcome, section) = runtime.block_on(analyze_once(&setup, window));
-    let diff = canary::diff_report(&outcome.report, section.as_ref());
-    finish(&args.source, &setup, &outcome, &diff)
+    runtime.block_on(async {
+        let mut interrupt = Interrupt::install();
+        let (outcome, section) = tokio::select! {
+            done = analyze_once(&setup, timing.window) => done,
+            () = interrupt.recv() => (
+                interrupted(
+                    args.source.dry_run,
+                    "the analysis was interrupted before it finished".to_owned(),
+                ),
+                None,
+            ),
+        };
+        let diff = canary::diff_report(&outcome.report, section.as_ref());
+        finish(&args.source, &setup, outcome, &diff)
+    })
 }
 
-fn setup_failed(args: &SourceArgs, err: SetupError) -> ExitCode {
+/// The outcome of a command interrupted before any analysis finished.
+fn interrupted(dry_run: bool, message: String) -> run::RunOutcome {
+    run::RunOutcome {
+        report: evaluate::failed_report("canary.interrupted", message, dry_run),
+        exit: if dry_run {
+            ExitCode::Go
+        } else {
+            ExitCode::NoGo
+        },
+        inputs: Vec::new(),
+    }
+}
+
+/// Where the report goes, from `--format` and `--output`.
+fn targets(args: &SourceArgs) -> Result<Vec<Target>, String> {
+    RunArgs {
+        format: args.format.clone(),
+        output: args.output.clone(),
+        ..run_args(args)
+    }
+    .targets()
+}
+
+fn setup_failed<E: miette::Diagnostic + Send + Sync + 'static>(
+    args: &SourceArgs,
+    err: E,
+) -> ExitCode {
     let message = err.to_string();
     diagnostic::print(err);
-    let report = evaluate::failed_report("canary.setup", message, args.dry_run);
-    let targets = [Target {
-        format: Format::Json,
-        path: None,
-    }];
-    let _ = run::emit(&targets, true, &report);
+    let mut outcome = run::RunOutcome {
+        report: evaluate::failed_report("canary.setup", message, args.dry_run),
+        exit: ExitCode::Error,
+        inputs: args.facts.clone(),
+    };
+    let targets = targets(args).unwrap_or_else(|_| {
+        vec![Target {
+            format: Format::Json,
+            path: None,
+        }]
+    });
+    run::emit(&targets, args.dry_run, &mut outcome);
     ExitCode::Error
 }
 
 /// `preflight canary monitor`.
 pub fn monitor(args: &MonitorArgs) -> ExitCode {
+    let timing = match args.timing() {
+        Ok(timing) => timing,
+        Err(err) => return setup_failed(&args.source, err),
+    };
     let setup = match setup(&args.source) {
         Ok(setup) => setup,
         Err(err) => return setup_failed(&args.source, err),
@@ -469,13 +773,18 @@ pub fn monitor(args: &MonitorArgs) -> ExitCode {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    runtime.block_on(monitor_loop(args, &setup))
+    runtime.block_on(monitor_loop(args, timing, &setup))
 }
 
-async fn monitor_loop(args: &MonitorArgs, setup: &Setup) -> ExitCode {
-    let start = args.start.unwrap_or_else(now);
-    let interval = args.interval.as_secs_f64().max(1.0);
-    let count = ((args.duration.as_secs_f64() / interval).floor() as u64).max(1);
+async fn monitor_loop(args: &MonitorArgs, timing: MonitorTiming, setup: &Setup) -> ExitCode {
+    let mut interrupt = Interrupt::install();
+    let MonitorTiming {
+        start,
+        interval,
+        count,
+        history,
+        step,
+    } = timing;
     let tty = std::io::stderr().is_terminal();
     let bar = tty.then(|| {
         let bar = indicatif::ProgressBar::new(count);
@@ -493,22 +802,34 @@ async fn monitor_loop(args: &MonitorArgs, setup: &Setup) -> ExitCode {
     let mut stop_reason: Option<Issue> = None;
     for index in 1..=count {
         let end = start + interval * index as f64;
+        let stop = |done: u64| {
+            Some(Issue::new(
+                "canary.interrupted",
+                format!("monitoring was interrupted after {done} of {count} intervals"),
+            ))
+        };
         let wait = (end - now()).max(0.0);
         if wait > 0.0 {
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs_f64(wait)) => {}
-                _ = tokio::signal::ctrl_c() => {
-                    stop_reason = Some(Issue::new("canary.interrupted", format!("monitoring was interrupted after {} of {count} intervals", index - 1)));
+                () = interrupt.recv() => {
+                    stop_reason = stop(index - 1);
                     break;
                 }
             }
         }
         let window = Window {
-            start: start - args.window.as_secs_f64(),
+            start: start - history,
             end,
-            step: args.source.step.as_secs_f64(),
+            step,
         };
-        let (outcome, section) = analyze_once(setup, window).await;
+        let (outcome, section) = tokio::select! {
+            done = analyze_once(setup, window) => done,
+            () = interrupt.recv() => {
+                stop_reason = stop(index - 1);
+                break;
+            }
+        };
         let verdict = canary::diff_report(&outcome.report, section.as_ref());
         let line = format!(
             "interval {index}/{count}: {} score {}",
@@ -520,7 +841,7 @@ async fn monitor_loop(args: &MonitorArgs, setup: &Setup) -> ExitCode {
                 bar.set_message(line.clone());
                 bar.inc(1);
             }
-            None => eprintln!("{line}"),
+            None => eprintln!("{}", crate::escape::control(&line)),
         }
         if outcome.report.decision == Decision::NoGo {
             failures += 1;
@@ -544,19 +865,15 @@ async fn monitor_loop(args: &MonitorArgs, setup: &Setup) -> ExitCode {
     if let Some(bar) = &bar {
         bar.finish();
     }
-    let (mut outcome, section) = last.unwrap_or_else(|| {
-        (
-            run::RunOutcome {
-                report: evaluate::failed_report(
-                    "canary.interrupted",
-                    "no interval completed".to_owned(),
-                    args.source.dry_run,
-                ),
-                exit: ExitCode::NoGo,
-            },
-            None,
-        )
-    });
+    let (mut outcome, section) = match last {
+        Some(last) => last,
+        None => {
+            let reason = stop_reason
+                .take()
+                .map_or_else(|| "no interval completed".to_owned(), |issue| issue.message);
+            (interrupted(args.source.dry_run, reason), None)
+        }
+    };
     if let Some(reason) = stop_reason {
         outcome.report.decision = Decision::NoGo;
         outcome
@@ -575,5 +892,5 @@ async fn monitor_loop(args: &MonitorArgs, setup: &Setup) -> ExitCode {
     diff["intervals"] = Value::Array(intervals);
     diff["failures"] = json!(failures);
     diff["failure_limit"] = json!(args.failure_limit);
-    finish(&args.source, setup, &outcome, &diff)
+    finish(&args.source, setup, outcome, &diff)
 }

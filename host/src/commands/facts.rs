@@ -39,8 +39,17 @@ pub fn facts(args: &FactsArgs) -> ExitCode {
     let mut text = serde_json::to_string_pretty(&gathered.value).unwrap_or_default();
     text.push('\n');
     let written = match &args.output {
+        Some(path)
+            if plan
+                .input_files()
+                .iter()
+                .chain(&gathered.inputs)
+                .any(|input| crate::files::same_file(input, path)) =>
+        {
+            Err(format!("`{}` is an input of this run", path.display()))
+        }
         Some(path) => {
-            std::fs::write(path, text).map_err(|err| format!("`{}`: {err}", path.display()))
+            crate::files::write_atomic(path, text.as_bytes()).map_err(|err| err.to_string())
         }
         None => std::io::stdout()
             .lock()
@@ -53,7 +62,7 @@ pub fn facts(args: &FactsArgs) -> ExitCode {
             ExitCode::Go
         }
         Err(err) => {
-            eprintln!("error: cannot write the fact set: {err}");
+            diagnostic::error(&format!("cannot write the fact set: {err}"));
             ExitCode::Error
         }
     }

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::escape::control as esc;
 use crate::evaluate::PolicySource;
 use crate::exit::ExitCode;
 use crate::inputs::{self, InputArgs};
@@ -74,7 +75,7 @@ fn read(source: &PolicySource) -> Result<Vec<u8>, String> {
             .map(|b| b.wasm.to_vec())
             .ok_or_else(|| format!("there is no built-in policy `{name}`")),
         PolicySource::File(path) => {
-            std::fs::read(path).map_err(|err| format!("cannot read `{}`: {err}", path.display()))
+            crate::files::read(path, crate::files::InputKind::Module).map_err(|err| err.to_string())
         }
         PolicySource::Remote(url) => crate::store::fetch(url),
     }
@@ -97,7 +98,7 @@ pub fn policy(args: &PolicyArgs) -> ExitCode {
             ExitCode::Go
         }
         Err(message) => {
-            eprintln!("error: {message}");
+            crate::diagnostic::error(&message);
             ExitCode::Error
         }
     }
@@ -111,19 +112,8 @@ fn lock_policies(config_path: Option<PathBuf>) -> Result<String, String> {
         ..InputArgs::default()
     };
     let lock_path = loaded.base().join(lock::FILE_NAME);
-    let previous = lock_path
-        .exists()
-        .then(|| std::fs::read(&lock_path))
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    if previous.is_some() {
-        std::fs::remove_file(&lock_path).map_err(|err| err.to_string())?;
-    }
-    let planned = inputs::plan(&args);
-    if let (Some(bytes), Err(_)) = (&previous, &planned) {
-        let _ = std::fs::write(&lock_path, bytes);
-    }
-    let plan = planned.map_err(|err| err.to_string())?;
+    // The old lock is not read, and not touched until the new one is complete.
+    let plan = inputs::plan_without_lock(&args).map_err(|err| err.to_string())?;
     let mut lock = LockFile {
         version: 1,
         policies: Vec::new(),
@@ -158,8 +148,10 @@ fn lock_policies(config_path: Option<PathBuf>) -> Result<String, String> {
         }
         let _ = writeln!(
             out,
-            "locked {} {} {source} sha256:{sha256}",
-            meta.name, meta.version
+            "locked {} {} {} sha256:{sha256}",
+            esc(&meta.name),
+            esc(&meta.version),
+            esc(&source)
         );
         lock.policies.push(LockEntry {
             name: meta.name,
@@ -189,8 +181,8 @@ fn check_signature(
 }
 
 fn push(module: &std::path::Path, reference: &str) -> Result<String, String> {
-    let bytes = std::fs::read(module)
-        .map_err(|err| format!("cannot read `{}`: {err}", module.display()))?;
+    let bytes = crate::files::read(module, crate::files::InputKind::Module)
+        .map_err(|err| err.to_string())?;
     let source = module.display().to_string();
     let meta = metadata::read(&source, &bytes).map_err(|err| err.to_string())?;
     let digest = crate::oci::push(reference, &bytes, &meta.name, &meta.version)?;
@@ -201,7 +193,8 @@ fn push(module: &std::path::Path, reference: &str) -> Result<String, String> {
         .map_or(reference, |(repository, _)| repository);
     Ok(format!(
         "pushed {} {} to {reference}\nmanifest digest: {digest}\nmodule sha256: {sha256}\n\n[[policy]]\nsource = \"{repository}@{digest}\"\nsha256 = \"{sha256}\"\n",
-        meta.name, meta.version
+        esc(&meta.name),
+        esc(&meta.version)
     ))
 }
 
@@ -308,21 +301,21 @@ fn inspect(module: &str) -> Result<String, String> {
     };
     let bytes = read(&source)?;
     let mut out = String::new();
-    let _ = writeln!(out, "module:  {module}");
+    let _ = writeln!(out, "module:  {}", esc(module));
     let _ = writeln!(out, "sha256:  {}", sha256_hex(&bytes));
     let _ = writeln!(out, "size:    {} bytes", bytes.len());
     match metadata::read(module, &bytes) {
         Ok(meta) => {
-            let _ = writeln!(out, "name:    {}", meta.name);
-            let _ = writeln!(out, "version: {}", meta.version);
+            let _ = writeln!(out, "name:    {}", esc(&meta.name));
+            let _ = writeln!(out, "version: {}", esc(&meta.version));
             let _ = writeln!(out, "abi:     {}", meta.abi);
-            let _ = writeln!(out, "about:   {}", meta.description);
+            let _ = writeln!(out, "about:   {}", esc(&meta.description));
             if let Some(min) = &meta.min_host_version {
-                let _ = writeln!(out, "needs:   preflight {min}");
+                let _ = writeln!(out, "needs:   preflight {}", esc(min));
             }
         }
         Err(err) => {
-            let _ = writeln!(out, "metadata: INVALID: {err}");
+            let _ = writeln!(out, "metadata: INVALID: {}", esc(&err.to_string()));
         }
     }
     let mut imports = Vec::new();
@@ -332,13 +325,13 @@ fn inspect(module: &str) -> Result<String, String> {
             wasmparser::Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
                     let import = import.map_err(|err| err.to_string())?;
-                    imports.push(format!("{}.{}", import.module, import.name));
+                    imports.push(esc(&format!("{}.{}", import.module, import.name)).into_owned());
                 }
             }
             wasmparser::Payload::ExportSection(reader) => {
                 for export in reader {
                     let export = export.map_err(|err| err.to_string())?;
-                    exports.push(format!("{} ({:?})", export.name, export.kind));
+                    exports.push(esc(&format!("{} ({:?})", export.name, export.kind)).into_owned());
                 }
             }
             _ => {}

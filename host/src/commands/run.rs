@@ -67,6 +67,9 @@ pub struct RunArgs {
     /// Memory cap per policy, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub memory_limit: usize,
+    /// Wall-clock budget for compiling one policy module, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub compile_timeout_ms: u64,
     /// Evaluate every line of an NDJSON file (`-`: stdin) as a complete fact set and print one
     /// JSON report per line, in input order: each as `--no-collect --facts LINE` would give.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["facts", "fact"])]
@@ -80,6 +83,7 @@ impl RunArgs {
             memory_bytes: self.memory_limit.saturating_mul(1 << 20),
             timeout: Duration::from_millis(self.timeout_ms),
             fuel: self.fuel,
+            compile_timeout: Duration::from_millis(self.compile_timeout_ms),
             ..Limits::default()
         }
     }
@@ -138,6 +142,8 @@ pub struct RunOutcome {
     pub report: Report,
     /// The exit code.
     pub exit: ExitCode,
+    /// The files the run read; no report is written over them.
+    pub inputs: Vec<PathBuf>,
 }
 
 /// Gathers facts and evaluates every policy. Never fails: errors become a `NO_GO` report with
@@ -146,9 +152,9 @@ pub fn evaluate(args: &RunArgs) -> RunOutcome {
     let plan = match inputs::plan(&args.inputs) {
         Ok(plan) => plan,
         Err(err) => {
-            let message = err.to_string();
+            let (id, message) = (err.id(), err.to_string());
             diagnostic::print(err);
-            return failed("config.invalid", message, args.dry_run);
+            return failed(id, message, args.dry_run);
         }
     };
     let facts = match facts::gather(&plan.sources) {
@@ -157,10 +163,15 @@ pub fn evaluate(args: &RunArgs) -> RunOutcome {
             let id = err.id();
             let message = err.to_string();
             diagnostic::print(err);
-            return failed(id, message, args.dry_run);
+            let mut outcome = failed(id, message, args.dry_run);
+            outcome.inputs = plan.input_files();
+            return outcome;
         }
     };
-    evaluate_facts(args, &plan, &facts)
+    let mut outcome = evaluate_facts(args, &plan, &facts);
+    outcome.inputs = plan.input_files();
+    outcome.inputs.extend(facts.inputs.iter().cloned());
+    outcome
 }
 
 /// Evaluates every planned policy on gathered facts.
@@ -198,22 +209,29 @@ pub fn run_policy(
     context: &str,
 ) -> crate::report::PolicyResult {
     let (result, logs) = evaluate::run_one(runtime, loaded, facts);
+    use crate::escape::control as esc;
     if let Some(error) = &result.error {
-        eprintln!("error: {context}{error}");
+        crate::diagnostic::error(&format!("{context}{error}"));
     }
     if args.verbose {
         for line in &logs.lines {
-            eprintln!("{context}[{} {}] {}", logs.policy, line.level, line.message);
+            eprintln!(
+                "{context}[{} {}] {}",
+                esc(&logs.policy),
+                line.level,
+                esc(&line.message)
+            );
         }
         if logs.dropped > 0 {
             eprintln!(
                 "{context}[{}] {} log line(s) dropped at the log cap",
-                logs.policy, logs.dropped
+                esc(&logs.policy),
+                logs.dropped
             );
         }
         eprintln!(
             "{context}[{}] {} in {:.3} ms, fuel {}",
-            result.name,
+            esc(&result.name),
             result.decision,
             result.elapsed_ms,
             result.fuel_used.unwrap_or(0)
@@ -229,7 +247,7 @@ pub fn outcome(
     facts: &Facts,
     results: Vec<crate::report::PolicyResult>,
 ) -> RunOutcome {
-    let errored = results.iter().any(|result| result.error.is_some());
+    let errored = results.iter().any(evaluate::is_error);
     let mut report = evaluate::assemble(Some(facts), results, args.dry_run);
     report.sources = plan.provenance.clone();
     report.sources.extend(
@@ -245,13 +263,18 @@ pub fn outcome(
     } else {
         ExitCode::from_decision(report.decision)
     };
-    RunOutcome { report, exit }
+    RunOutcome {
+        report,
+        exit,
+        inputs: Vec::new(),
+    }
 }
 
 fn failed(id: &str, message: String, dry_run: bool) -> RunOutcome {
     RunOutcome {
         report: evaluate::failed_report(id, message, dry_run),
         exit: ExitCode::Error,
+        inputs: Vec::new(),
     }
 }
 
@@ -260,88 +283,182 @@ pub fn run(args: &RunArgs) -> ExitCode {
     let targets = match args.targets() {
         Ok(targets) => targets,
         Err(message) => {
-            eprintln!("error: {message}");
+            crate::diagnostic::error(&message);
             return ExitCode::Error;
         }
     };
     if let Some(stream) = &args.facts_stream {
         return super::stream::run(args, stream, &targets);
     }
-    let outcome = evaluate(args);
-    match emit(&targets, args.dry_run, &outcome.report) {
-        Ok(()) => outcome.exit,
-        Err(err) => {
-            diagnostic::print(err);
-            ExitCode::Error
-        }
-    }
+    let mut outcome = evaluate(args);
+    emit(&targets, args.dry_run, &mut outcome);
+    outcome.exit
 }
 
-/// The report could not be written.
+/// A report that could not be written where it was asked for.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
-#[error("cannot write the report to `{path}`: {source}")]
-#[diagnostic(help("check that the folder exists and is writable"))]
-pub struct WriteError {
-    /// Where.
-    pub path: PathBuf,
-    /// The I/O error.
-    pub source: std::io::Error,
+pub enum WriteError {
+    /// The file is one of the run's inputs.
+    #[error("refusing to write the {format} report to `{path}`: it is an input of this run")]
+    #[diagnostic(help("write the report to another file"))]
+    OverInput {
+        /// The file.
+        path: PathBuf,
+        /// The format.
+        format: &'static str,
+    },
+    /// Writing failed; the previous file, if any, is untouched.
+    #[error("cannot write the {format} report to `{path}`: {source}")]
+    #[diagnostic(help(
+        "check that the folder exists, is writable and has space; the previous file, if any, was left as it was"
+    ))]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The format.
+        format: &'static str,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
-/// Writes the report in every target format; in a dry run, files are printed to stdout
-/// instead. Appends the Markdown summary to `$GITHUB_STEP_SUMMARY` when it is set.
+/// Writes the report in every target format, each file through a temporary file renamed over
+/// the old one; a dry run prints instead of writing files. Appends the Markdown summary to
+/// `$GITHUB_STEP_SUMMARY` when it is set (a failure there is a warning).
 ///
-/// # Errors
-/// A [`WriteError`] naming the file.
-pub fn emit(targets: &[Target], dry_run: bool, report: &Report) -> Result<(), WriteError> {
+/// Every target is attempted. When any cannot be written (or names one of `outcome.inputs`),
+/// the report becomes `NO_GO` with a `report.unwritable` issue per failure, the exit code 2,
+/// the files that were written are written again with that report, and the JSON report goes to
+/// stdout unless another format already does.
+pub fn emit(targets: &[Target], dry_run: bool, outcome: &mut RunOutcome) {
+    let failures = write_targets(targets, dry_run, outcome);
+    if failures.is_empty() {
+        summary(dry_run, &outcome.report);
+        return;
+    }
+    outcome.exit = ExitCode::Error;
+    outcome.report.decision = preflight_sdk::Decision::NoGo;
+    for failure in &failures {
+        outcome
+            .report
+            .blocking_issues
+            .push(crate::report::ReportIssue {
+                policy: "preflight".to_owned(),
+                id: "report.unwritable".to_owned(),
+                message: failure.to_string(),
+                locations: Vec::new(),
+            });
+    }
+    let failed: Vec<PathBuf> = failures
+        .into_iter()
+        .map(|failure| {
+            let path = match &failure {
+                WriteError::OverInput { path, .. } | WriteError::Io { path, .. } => path.clone(),
+            };
+            diagnostic::print(failure);
+            path
+        })
+        .collect();
+    // The files that were written now say NO_GO too; stdout gets the report if nothing else
+    // went there.
+    let written: Vec<Target> = targets
+        .iter()
+        .filter(|t| t.path.as_ref().is_some_and(|p| !failed.contains(p)))
+        .cloned()
+        .collect();
+    for failure in write_targets(&written, dry_run, outcome) {
+        diagnostic::print(failure);
+    }
+    if targets.iter().all(|t| t.path.is_some()) {
+        let stdout = [Target {
+            format: Format::Json,
+            path: None,
+        }];
+        let _ = write_targets(&stdout, dry_run, outcome);
+    }
+    summary(dry_run, &outcome.report);
+}
+
+/// Writes every target; returns the failures.
+fn write_targets(targets: &[Target], dry_run: bool, outcome: &RunOutcome) -> Vec<WriteError> {
+    let report = &outcome.report;
     let stdout = std::io::stdout();
+    let mut failures = Vec::new();
     // A dry run writes no files; without a stdout target it prints the first format instead.
     let dry_fallback = dry_run && targets.iter().all(|t| t.path.is_some());
     for (index, target) in targets.iter().enumerate() {
         let to_stdout = target.path.is_none() || (dry_fallback && index == 0);
-        match (&target.path, dry_run && !to_stdout) {
-            (Some(path), false) if !to_stdout => {
-                std::fs::write(path, report.render(target.format, Color::Off)).map_err(
-                    |source| WriteError {
+        match &target.path {
+            Some(path) if !to_stdout && !dry_run => {
+                if outcome
+                    .inputs
+                    .iter()
+                    .any(|input| crate::files::same_file(input, path))
+                {
+                    failures.push(WriteError::OverInput {
                         path: path.clone(),
-                        source,
-                    },
-                )?;
-                eprintln!(
-                    "preflight: {} — {} report written to {}",
-                    report.decision,
-                    target.format.name(),
-                    path.display()
-                );
+                        format: target.format.name(),
+                    });
+                    continue;
+                }
+                match crate::files::write_atomic(
+                    path,
+                    report.render(target.format, Color::Off).as_bytes(),
+                ) {
+                    Ok(()) => eprintln!(
+                        "preflight: {} — {} report written to {}",
+                        report.decision,
+                        target.format.name(),
+                        path.display()
+                    ),
+                    Err(err) => failures.push(WriteError::Io {
+                        path: path.clone(),
+                        format: target.format.name(),
+                        source: err.source,
+                    }),
+                }
             }
-            (_, true) => {}
+            Some(_) if !to_stdout => {}
             _ => {
                 let color = Color::detect(stdout.is_terminal());
                 let mut lock = stdout.lock();
-                lock.write_all(report.render(target.format, color).as_bytes())
+                if let Err(source) = lock
+                    .write_all(report.render(target.format, color).as_bytes())
                     .and_then(|()| lock.flush())
-                    .map_err(|source| WriteError {
+                {
+                    failures.push(WriteError::Io {
                         path: PathBuf::from("<stdout>"),
+                        format: target.format.name(),
                         source,
-                    })?;
+                    });
+                }
             }
         }
     }
-    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
-        if dry_run {
-            return Ok(());
-        }
-        let path = PathBuf::from(summary);
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|source| WriteError {
-                path: path.clone(),
-                source,
-            })?;
-        file.write_all(report.render(Format::Markdown, Color::Off).as_bytes())
-            .map_err(|source| WriteError { path, source })?;
+    failures
+}
+
+/// Appends the Markdown summary to `$GITHUB_STEP_SUMMARY`; a failure is a warning that names
+/// the variable, never an error (the decision does not depend on the summary).
+fn summary(dry_run: bool, report: &Report) {
+    let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) else {
+        return;
+    };
+    if dry_run {
+        return;
     }
-    Ok(())
+    let path = PathBuf::from(summary);
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| {
+            file.write_all(report.render(Format::Markdown, Color::Off).as_bytes())
+        });
+    if let Err(err) = appended {
+        diagnostic::warning(&format!(
+            "cannot append the summary to $GITHUB_STEP_SUMMARY (`{}`): {err}",
+            path.display()
+        ));
+    }
 }

@@ -27,56 +27,136 @@ fn severity(code: ExitCode) -> u8 {
     }
 }
 
+/// Where the reports go: stdout, or a temporary file renamed over `--output` at the end, so
+/// an interrupted stream leaves the previous output whole.
+enum Sink {
+    Stdout,
+    File { temp: PathBuf, path: PathBuf },
+}
+
 /// Runs the stream.
 pub fn run(args: &RunArgs, stream: &Path, targets: &[Target]) -> ExitCode {
     if let Some(other) = targets.iter().find(|t| t.format != Format::Json) {
-        eprintln!(
-            "error: --facts-stream writes one JSON report per line; `--format {}` is not available with it",
+        diagnostic::error(&format!(
+            "--facts-stream writes one JSON report per line; `--format {}` is not available with it",
             other.format.name()
-        );
+        ));
         return ExitCode::Error;
     }
     let output = targets.first().and_then(|t| t.path.clone());
-    let writer: Box<dyn Write> = match &output {
-        Some(path) if !args.dry_run => match std::fs::File::create(path) {
-            Ok(file) => Box::new(file),
-            Err(err) => {
-                eprintln!("error: cannot write `{}`: {err}", path.display());
-                return ExitCode::Error;
+    if let Some(path) = &output {
+        let config = args
+            .inputs
+            .config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(crate::config::FILE_NAME));
+        if [stream.to_owned(), config]
+            .iter()
+            .any(|input| crate::files::same_file(input, path))
+        {
+            diagnostic::error(&format!(
+                "refusing to write the reports to `{}`: it is an input of this run",
+                path.display()
+            ));
+            return ExitCode::Error;
+        }
+    }
+    let (sink, writer): (Sink, Box<dyn Write>) = match &output {
+        Some(path) if !args.dry_run => {
+            let folder = match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+                _ => PathBuf::from("."),
+            };
+            let name = path.file_name().map_or_else(
+                || "reports".to_owned(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            let temp = crate::files::temp_path(&folder, &name);
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp)
+            {
+                Ok(file) => (
+                    Sink::File {
+                        temp,
+                        path: path.clone(),
+                    },
+                    Box::new(file),
+                ),
+                Err(err) => {
+                    diagnostic::error(&format!("cannot write `{}`: {err}", path.display()));
+                    return ExitCode::Error;
+                }
             }
-        },
-        _ => Box::new(std::io::stdout().lock()),
+        }
+        _ => (Sink::Stdout, Box::new(std::io::stdout().lock())),
     };
     let mut out = BufWriter::with_capacity(1 << 16, writer);
     let reader: Box<dyn BufRead> = if stream == Path::new("-") {
         Box::new(std::io::stdin().lock())
     } else {
-        match std::fs::File::open(stream) {
+        match crate::files::open_stream(stream) {
             Ok(file) => Box::new(BufReader::with_capacity(1 << 16, file)),
             Err(err) => {
-                eprintln!(
-                    "error: cannot read the fact stream `{}`: {err}",
+                let reason = match err {
+                    crate::files::ReadError::Io { source, .. } => source.to_string(),
+                    other => other.to_string(),
+                };
+                diagnostic::error(&format!(
+                    "cannot read the fact stream `{}`: {reason}",
                     stream.display()
-                );
+                ));
+                if let Sink::File { temp, .. } = &sink {
+                    let _ = std::fs::remove_file(temp);
+                }
                 return ExitCode::Error;
             }
         }
     };
     let exit = evaluate_stream(args, stream, reader, &mut out);
-    match out.flush() {
-        Ok(()) => exit,
-        Err(err) => {
-            let name = output.unwrap_or_else(|| PathBuf::from("<stdout>"));
-            eprintln!("error: cannot write `{}`: {err}", name.display());
+    let finished = out
+        .into_inner()
+        .map_err(|err| err.into_error())
+        .and_then(|mut writer| writer.flush());
+    match (finished, sink) {
+        (Ok(()), Sink::Stdout) => exit,
+        (Ok(()), Sink::File { temp, path }) => match std::fs::rename(&temp, &path) {
+            Ok(()) => exit,
+            Err(err) => {
+                let _ = std::fs::remove_file(&temp);
+                diagnostic::error(&format!("cannot write `{}`: {err}", path.display()));
+                ExitCode::Error
+            }
+        },
+        (Err(err), sink) => {
+            let name = match sink {
+                Sink::Stdout => PathBuf::from("<stdout>"),
+                Sink::File { temp, path } => {
+                    let _ = std::fs::remove_file(&temp);
+                    path
+                }
+            };
+            diagnostic::error(&format!("cannot write `{}`: {err}", name.display()));
             ExitCode::Error
         }
     }
 }
 
+/// What the stream held, for the summary on stderr.
+#[derive(Debug, Default)]
+struct Tally {
+    lines: usize,
+    blank: usize,
+    invalid: usize,
+    decisions: [usize; 3],
+    errors: usize,
+}
+
 fn evaluate_stream(
     args: &RunArgs,
     stream: &Path,
-    reader: Box<dyn BufRead>,
+    mut reader: Box<dyn BufRead>,
     out: &mut impl Write,
 ) -> ExitCode {
     let write_line = |out: &mut dyn Write, report: &crate::report::Report| {
@@ -92,9 +172,9 @@ fn evaluate_stream(
     let plan = match inputs::plan(&args.inputs) {
         Ok(plan) => plan,
         Err(err) => {
-            let message = err.to_string();
+            let (id, message) = (err.id(), err.to_string());
             diagnostic::print(err);
-            return give_up(out, "config.invalid", message);
+            return give_up(out, id, message);
         }
     };
     let runtime = match args.runtime() {
@@ -119,49 +199,93 @@ fn evaluate_stream(
         .collect();
 
     let name = stream.display().to_string();
+    let cap = usize::try_from(crate::files::InputKind::StreamLine.cap()).unwrap_or(usize::MAX);
     let mut worst = ExitCode::Go;
-    let mut seen = 0usize;
-    for (index, line) in reader.lines().enumerate() {
-        let number = index + 1;
-        let line = match line {
-            Ok(line) => line,
+    let mut tally = Tally::default();
+    let mut line = Vec::new();
+    let mut number = 0usize;
+    loop {
+        let fits = match crate::files::read_line(&mut reader, &mut line, cap) {
+            Ok(Some(fits)) => fits,
+            Ok(None) => break,
             Err(err) => {
-                let message = format!("`{name}` line {number}: {err}");
-                eprintln!("error: {message}");
-                return give_up(out, "facts.unreadable", message);
+                let message = format!("`{name}` line {}: {err}", number + 1);
+                diagnostic::error(&message);
+                worst = ExitCode::Error;
+                let _ = give_up(out, "facts.unreadable", message);
+                break;
             }
         };
-        if line.trim().is_empty() {
+        number += 1;
+        tally.lines += 1;
+        let text = if fits {
+            std::str::from_utf8(&line).map_err(|err| {
+                (
+                    "facts.not_json",
+                    format!(
+                        "not UTF-8 (invalid byte at column {})",
+                        err.valid_up_to() + 1
+                    ),
+                )
+            })
+        } else {
+            Err((
+                "facts.too_large",
+                format!("the line is over the {cap}-byte limit for fact stream lines"),
+            ))
+        };
+        if matches!(&text, Ok(text) if text.trim().is_empty()) {
+            tally.blank += 1;
             continue;
         }
-        seen += 1;
-        let (report, exit) = evaluate_line(args, &plan, &runtime, &loaded, &line, number)
-            .map(|mut outcome| {
+        let outcome = text.and_then(|text| {
+            evaluate_line(args, &plan, &runtime, &loaded, text, number).map(|mut outcome| {
                 outcome.report.sources.insert(
                     "facts".to_owned(),
                     format!("--facts-stream {name}:{number}"),
                 );
-                (outcome.report, outcome.exit)
+                outcome
             })
-            .unwrap_or_else(|(id, message)| {
+        });
+        let (report, exit) = match outcome {
+            Ok(outcome) => (outcome.report, outcome.exit),
+            Err((id, message)) => {
+                tally.invalid += 1;
                 let message = format!("`{name}` line {number}: {message}");
-                eprintln!("error: {message}");
+                diagnostic::error(&message);
                 (
                     evaluate::failed_report(id, message, args.dry_run),
                     ExitCode::Error,
                 )
-            });
+            }
+        };
+        match exit {
+            ExitCode::Error => tally.errors += 1,
+            _ => tally.decisions[report.decision as usize] += 1,
+        }
         if severity(exit) > severity(worst) {
             worst = exit;
         }
         if let Err(err) = write_line(out, &report) {
-            eprintln!("error: cannot write the report of line {number}: {err}");
+            diagnostic::error(&format!("cannot write the report of line {number}: {err}"));
             return ExitCode::Error;
         }
     }
-    if seen == 0 {
+    let fact_sets = tally.lines - tally.blank;
+    eprintln!(
+        "preflight: {} line(s) from `{}`: {fact_sets} fact set(s) — {} GO, {} GO_WITH_CAUTION, {} NO_GO, {} error(s) ({} not a fact set); {} blank line(s) skipped",
+        tally.lines,
+        crate::escape::control(&name),
+        tally.decisions[0],
+        tally.decisions[1],
+        tally.decisions[2],
+        tally.errors,
+        tally.invalid,
+        tally.blank,
+    );
+    if fact_sets == 0 {
         let message = format!("the fact stream `{name}` has no fact sets");
-        eprintln!("error: {message}");
+        diagnostic::error(&message);
         return give_up(out, "facts.empty_stream", message);
     }
     worst
@@ -176,9 +300,9 @@ fn evaluate_line(
     line: &str,
     number: usize,
 ) -> Result<crate::commands::run::RunOutcome, (&'static str, String)> {
-    let value: serde_json::Value = serde_json::from_str(line).map_err(|err| {
+    let value: serde_json::Value = crate::json::from_str(line).map_err(|err| {
         (
-            "facts.parse",
+            "facts.not_json",
             format!(
                 "not JSON: {} at column {}",
                 facts::json_error_message(&err),
@@ -188,8 +312,11 @@ fn evaluate_line(
     })?;
     if !value.is_object() {
         return Err((
-            "facts.not_object",
-            "a fact set must be a JSON object".to_owned(),
+            "facts.not_json",
+            format!(
+                "a fact set is a JSON object, not a JSON {}",
+                facts::json_kind(&value)
+            ),
         ));
     }
     let facts = facts::from_value(value).map_err(|err| (err.id(), err.to_string()))?;

@@ -9,6 +9,7 @@ use preflight_sdk::testing::Case;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
+use crate::escape::{control as esc, xml};
 use crate::evaluate::{self, Loaded, PolicySource, PolicySpec};
 use crate::exit::ExitCode;
 use crate::sandbox::{LogLine, Runtime};
@@ -165,14 +166,14 @@ pub fn test(args: &TestArgs) -> ExitCode {
     let cases = match collect_cases(&args.paths) {
         Ok(cases) => cases,
         Err(message) => {
-            eprintln!("error: {message}");
+            crate::diagnostic::error(&message);
             return ExitCode::Error;
         }
     };
     let spec = match resolve(args) {
         Ok(spec) => spec,
         Err(message) => {
-            eprintln!("error: {message}");
+            crate::diagnostic::error(&message);
             return ExitCode::Error;
         }
     };
@@ -232,7 +233,9 @@ fn render_text(loaded: &Loaded, results: &[CaseResult], verbose: bool) -> String
     let _ = writeln!(
         out,
         "{} {} ({})",
-        metadata.name, metadata.version, loaded.policy.source
+        esc(&metadata.name),
+        esc(&metadata.version),
+        esc(&loaded.policy.source)
     );
     for result in results {
         let status = if result.problems.is_empty() {
@@ -243,16 +246,16 @@ fn render_text(loaded: &Loaded, results: &[CaseResult], verbose: bool) -> String
         let _ = writeln!(
             out,
             "{}: {} ... {status} ({:.2} ms)",
-            result.path.display(),
-            result.name,
+            esc(&result.path.display().to_string()),
+            esc(&result.name),
             result.elapsed_ms
         );
         for problem in &result.problems {
-            let _ = writeln!(out, "    {problem}");
+            let _ = writeln!(out, "    {}", esc(problem));
         }
         if verbose {
             for line in &result.logs {
-                let _ = writeln!(out, "    [{}] {}", line.level, line.message);
+                let _ = writeln!(out, "    [{}] {}", line.level, esc(&line.message));
             }
         }
     }
@@ -274,15 +277,18 @@ fn render_junit(loaded: &Loaded, results: &[CaseResult]) -> Result<String, std::
     writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     let failures = results.iter().filter(|r| !r.problems.is_empty()).count();
     let mut suite = BytesStart::new("testsuite");
-    suite.push_attribute(("name", loaded.policy.metadata.name.as_str()));
+    suite.push_attribute(("name", xml(&loaded.policy.metadata.name, false).as_ref()));
     suite.push_attribute(("tests", results.len().to_string().as_str()));
     suite.push_attribute(("failures", failures.to_string().as_str()));
     suite.push_attribute(("errors", "0"));
     writer.write_event(Event::Start(suite))?;
     for result in results {
         let mut case = BytesStart::new("testcase");
-        case.push_attribute(("classname", result.path.display().to_string().as_str()));
-        case.push_attribute(("name", result.name.as_str()));
+        case.push_attribute((
+            "classname",
+            xml(&result.path.display().to_string(), false).as_ref(),
+        ));
+        case.push_attribute(("name", xml(&result.name, false).as_ref()));
         case.push_attribute((
             "time",
             format!("{:.6}", result.elapsed_ms / 1000.0).as_str(),
@@ -293,9 +299,12 @@ fn render_junit(loaded: &Loaded, results: &[CaseResult]) -> Result<String, std::
         }
         writer.write_event(Event::Start(case))?;
         let mut failure = BytesStart::new("failure");
-        failure.push_attribute(("message", result.problems[0].as_str()));
+        failure.push_attribute(("message", xml(&result.problems[0], false).as_ref()));
         writer.write_event(Event::Start(failure))?;
-        writer.write_event(Event::Text(BytesText::new(&result.problems.join("\n"))))?;
+        writer.write_event(Event::Text(BytesText::new(&xml(
+            &result.problems.join("\n"),
+            true,
+        ))))?;
         writer.write_event(Event::End(BytesEnd::new("failure")))?;
         writer.write_event(Event::End(BytesEnd::new("testcase")))?;
     }

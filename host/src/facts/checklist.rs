@@ -60,7 +60,7 @@ pub fn score(root: &Path, name: &str, source: &ScoreSource) -> Result<Score, Col
             sections,
         } => {
             let path = root.join(checklist);
-            let text = input::read_text(&path)?;
+            let text = input::read_text(&path, crate::files::InputKind::Checklist)?;
             let parsed = parse(&text, sections);
             if parsed.total == 0 {
                 return Err(CollectError::content(
@@ -101,7 +101,7 @@ pub fn score(root: &Path, name: &str, source: &ScoreSource) -> Result<Score, Col
         }
         ScoreSource::Json { json, pointer } => {
             let path = root.join(json);
-            let text = input::read_text(&path)?;
+            let text = input::read_text(&path, crate::files::InputKind::ScoreJson)?;
             let value: serde_json::Value =
                 serde_json::from_str(&text).map_err(|err| CollectError::json(&path, &err))?;
             let found = value.pointer(pointer).ok_or_else(|| {

@@ -45,11 +45,25 @@ pub fn collect(root: &Path, input: &CoverageInput) -> Result<Coverage, CollectEr
             format!("matches {} files; name one coverage report", paths.len()),
         ));
     };
-    let text = input::read_text(path)?;
-    let lines = if format == "lcov" {
-        lcov(path, &text)?
+    let text = input::read_text(path, crate::files::InputKind::Report)?;
+    read_report(format == "lcov", root, path, &text)
+}
+
+/// Reads one coverage report's text (lcov when `lcov`, else Cobertura), as the collector does.
+///
+/// # Errors
+/// A [`CollectError`] naming `path` and the position of the problem; a report without line
+/// data is an error.
+pub fn read_report(
+    lcov_format: bool,
+    root: &Path,
+    path: &Path,
+    text: &str,
+) -> Result<Coverage, CollectError> {
+    let (format, lines) = if lcov_format {
+        ("lcov", lcov(path, text)?)
     } else {
-        cobertura(path, &text)?
+        ("cobertura", cobertura(path, text)?)
     };
     let files: Vec<FileCoverage> = lines
         .into_iter()
@@ -59,13 +73,24 @@ pub fn collect(root: &Path, input: &CoverageInput) -> Result<Coverage, CollectEr
             lines_covered: lines.values().filter(|hits| **hits > 0).count() as u64,
         })
         .collect();
-    let lines_total = files.iter().map(|f| f.lines_total).sum();
+    let lines_total: u64 = files.iter().map(|f| f.lines_total).sum();
     let lines_covered = files.iter().map(|f| f.lines_covered).sum();
-    let line_percent = if lines_total == 0 {
-        100.0
-    } else {
-        ((10_000.0 * lines_covered as f64 / lines_total as f64).round()) / 100.0
-    };
+    if lines_total == 0 {
+        // An empty report is no evidence; read as 100 % it would pass any minimum.
+        return Err(CollectError::content(
+            path,
+            format!(
+                "the {format} report holds no line data ({} file(s), no {}): the coverage run recorded nothing",
+                files.len(),
+                if format == "lcov" {
+                    "`DA:` records"
+                } else {
+                    "`<line>` elements"
+                }
+            ),
+        ));
+    }
+    let line_percent = ((10_000.0 * lines_covered as f64 / lines_total as f64).round()) / 100.0;
     Ok(Coverage {
         format: format.to_owned(),
         path: input::display_path(root, path),

@@ -6,15 +6,15 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum CollectError {
     /// The file could not be read.
-    #[error("cannot read `{path}`: {source}")]
+    #[error("{source}")]
     #[diagnostic(help(
         "check the path in preflight.toml (paths are relative to the project root)"
     ))]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// Why.
+        source: crate::files::ReadError,
     },
     /// A configured pattern matched no file.
     #[error("`{pattern}` matches no file under `{root}`")]
@@ -116,26 +116,134 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Expands a pattern (a path or a glob) relative to `root`; an empty match is an error.
+/// Entries a glob may visit before it is refused as too broad.
+pub const MAX_GLOB_VISITS: usize = 200_000;
+
+/// Files a glob may match.
+pub const MAX_GLOB_MATCHES: usize = 10_000;
+
+/// Whether a pattern has glob syntax (`*`, `?`, `[`).
+fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '['])
+}
+
+/// What a walk collects.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Want {
+    /// Regular files (symlinks to them count; dangling symlinks do not).
+    Files,
+    /// The first existing file or folder.
+    Any,
+}
+
+/// Matches a glob under `root` with a bounded walk: the pattern must be relative and stay
+/// inside the root, folder symlinks are not followed (no loops), at most
+/// [`MAX_GLOB_VISITS`] entries are looked at and [`MAX_GLOB_MATCHES`] kept.
+fn walk(root: &Path, pattern: &str, want: Want) -> Result<Vec<PathBuf>, CollectError> {
+    let bad = |message: String| CollectError::BadPattern {
+        pattern: pattern.to_owned(),
+        message,
+    };
+    let relative = Path::new(pattern);
+    if relative.is_absolute()
+        || relative.components().any(|c| {
+            !matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
+    {
+        return Err(bad(
+            "a glob is relative to the project root and stays inside it (no leading `/`, no `..`); name a file outside the root by its plain path".to_owned(),
+        ));
+    }
+    let compiled = glob::Pattern::new(pattern.trim_start_matches("./"))
+        .map_err(|err| bad(err.msg.to_owned()))?;
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    // Start below the pattern's literal folders.
+    let mut base = root.to_owned();
+    let components: Vec<&str> = pattern
+        .trim_start_matches("./")
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    for component in components.iter().take(components.len().saturating_sub(1)) {
+        if is_glob(component) {
+            break;
+        }
+        base.push(component);
+    }
+    let mut found = Vec::new();
+    let mut visits = 0usize;
+    let mut pending = vec![base];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            visits += 1;
+            if visits > MAX_GLOB_VISITS {
+                return Err(bad(format!(
+                    "it looks at more than {MAX_GLOB_VISITS} entries under `{}`; make it narrower",
+                    root.display()
+                )));
+            }
+            let path = entry.path();
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            if file_type.is_dir() {
+                pending.push(path.clone());
+            }
+            let Ok(relative) = path.strip_prefix(root) else {
+                continue;
+            };
+            if !compiled.matches_path_with(relative, options) {
+                continue;
+            }
+            // Follow a symlink to see what it names; a dangling one names nothing.
+            let Ok(target) = std::fs::metadata(&path) else {
+                continue;
+            };
+            match want {
+                Want::Any => return Ok(vec![path]),
+                Want::Files if target.is_file() => {
+                    found.push(path);
+                    if found.len() > MAX_GLOB_MATCHES {
+                        return Err(bad(format!(
+                            "it matches more than {MAX_GLOB_MATCHES} files; make it narrower"
+                        )));
+                    }
+                }
+                Want::Files => {}
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Expands a pattern relative to `root`: a plain path (inside the root or not) names one file;
+/// a glob is matched inside the root only. Only regular files match (symlinks are followed;
+/// FIFOs, devices and dangling symlinks never match). An empty match is an error.
 ///
 /// # Errors
 /// [`CollectError::BadPattern`] or [`CollectError::NoMatch`].
 pub fn expand(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, CollectError> {
-    let full = if Path::new(pattern).is_absolute() {
-        PathBuf::from(pattern)
+    let found = if is_glob(pattern) {
+        walk(root, pattern, Want::Files)?
     } else {
-        root.join(pattern)
+        let full = root.join(pattern);
+        if std::fs::metadata(&full).is_ok_and(|m| m.is_file()) {
+            vec![full]
+        } else {
+            Vec::new()
+        }
     };
-    let text = full.to_string_lossy().into_owned();
-    let paths = glob::glob(&text).map_err(|err| CollectError::BadPattern {
-        pattern: pattern.to_owned(),
-        message: err.msg.to_owned(),
-    })?;
-    let mut found: Vec<PathBuf> = paths
-        .filter_map(Result::ok)
-        .filter(|p| p.is_file())
-        .collect();
-    found.sort();
     if found.is_empty() {
         return Err(CollectError::NoMatch {
             pattern: pattern.to_owned(),
@@ -145,26 +253,27 @@ pub fn expand(root: &Path, pattern: &str) -> Result<Vec<PathBuf>, CollectError> 
     Ok(found)
 }
 
-/// True when the pattern matches at least one file or folder under `root`.
+/// True when the pattern names at least one existing file or folder under `root` (a symlink
+/// counts only when what it points to exists).
 ///
 /// # Errors
 /// [`CollectError::BadPattern`].
 pub fn exists(root: &Path, pattern: &str) -> Result<bool, CollectError> {
-    let text = root.join(pattern).to_string_lossy().into_owned();
-    let mut paths = glob::glob(&text).map_err(|err| CollectError::BadPattern {
-        pattern: pattern.to_owned(),
-        message: err.msg.to_owned(),
-    })?;
-    Ok(paths.any(|p| p.is_ok()))
+    if is_glob(pattern) {
+        Ok(!walk(root, pattern, Want::Any)?.is_empty())
+    } else {
+        Ok(root.join(pattern).exists())
+    }
 }
 
-/// Reads a file as UTF-8 text (a UTF-8 byte-order mark is dropped); empty files are errors.
+/// Reads a regular file of `kind` as UTF-8 text (a UTF-8 byte-order mark is dropped); empty
+/// files are errors.
 ///
 /// # Errors
-/// [`CollectError::Read`], [`CollectError::Empty`], or [`CollectError::Syntax`] at the first
-/// byte that is not UTF-8.
-pub fn read_text(path: &Path) -> Result<String, CollectError> {
-    let bytes = std::fs::read(path).map_err(|source| CollectError::Read {
+/// [`CollectError::Read`] (also for FIFOs, devices and files over the cap of `kind`),
+/// [`CollectError::Empty`], or [`CollectError::Syntax`] at the first byte that is not UTF-8.
+pub fn read_text(path: &Path, kind: crate::files::InputKind) -> Result<String, CollectError> {
+    let bytes = crate::files::read(path, kind).map_err(|source| CollectError::Read {
         path: path.to_owned(),
         source,
     })?;

@@ -27,7 +27,7 @@ pub fn collect(root: &Path, patterns: &[String]) -> Result<TestResults, CollectE
     let mut results = TestResults::default();
     for pattern in patterns {
         for path in input::expand(root, pattern)? {
-            let text = input::read_text(&path)?;
+            let text = input::read_text(&path, crate::files::InputKind::Report)?;
             parse(&path, &text, &mut results)?;
             results.files.push(input::display_path(root, &path));
         }
@@ -36,9 +36,30 @@ pub fn collect(root: &Path, patterns: &[String]) -> Result<TestResults, CollectE
     Ok(results)
 }
 
+/// A `<testsuite>` being read: the tests it declares, and the test count when it opened.
+struct OpenSuite {
+    name: String,
+    declared: Option<u64>,
+    total_at_open: u64,
+}
+
+/// Reads one JUnit report's text, as the collector does.
+///
+/// # Errors
+/// A [`CollectError`] naming `path` and the position of the problem.
+pub fn read_report(path: &Path, text: &str) -> Result<TestResults, CollectError> {
+    let mut results = TestResults::default();
+    parse(path, text, &mut results)?;
+    results.passed = results.total - results.failures - results.errors - results.skipped;
+    Ok(results)
+}
+
 fn parse(path: &Path, text: &str, results: &mut TestResults) -> Result<(), CollectError> {
     let mut reader = Reader::from_str(text);
     let mut root_seen = false;
+    // Elements open at this point: a report that ends with some still open was cut short.
+    let mut open: Vec<String> = Vec::new();
+    let mut suites: Vec<OpenSuite> = Vec::new();
     // The test case being read: (name, outcome, message).
     let mut case: Option<(String, Outcome, String)> = None;
     let syntax = |reader: &Reader<&[u8]>, err: &dyn std::fmt::Display| {
@@ -51,6 +72,7 @@ fn parse(path: &Path, text: &str, results: &mut TestResults) -> Result<(), Colle
     };
     loop {
         let event = reader.read_event().map_err(|err| syntax(&reader, &err))?;
+        let empty = matches!(event, Event::Empty(_));
         match event {
             Event::Decl(decl) => {
                 if let Some(Ok(encoding)) = decl.encoding() {
@@ -77,15 +99,63 @@ fn parse(path: &Path, text: &str, results: &mut TestResults) -> Result<(), Colle
                         ),
                     ));
                 }
-            }
-            Event::Start(element) => on_start(&element, &mut case, false, results, path)?,
-            Event::Empty(element) => on_start(&element, &mut case, true, results, path)?,
-            Event::End(element) if element.name().as_ref() == b"testcase" => {
-                if let Some(done) = case.take() {
-                    finish(done, results);
+                if name == "testsuite" {
+                    suites.push(open_suite(&element, path, results.total)?);
+                }
+                if empty {
+                    close_suite(&mut suites, path, results.total)?;
+                } else {
+                    open.push(name);
                 }
             }
-            Event::Eof => break,
+            Event::Start(element) => {
+                open.push(String::from_utf8_lossy(element.name().as_ref()).into_owned());
+                if element.name().as_ref() == b"testsuite" {
+                    if let Some(done) = case.take() {
+                        finish(done, results);
+                    }
+                    suites.push(open_suite(&element, path, results.total)?);
+                }
+                on_start(&element, &mut case, false, results, path)?;
+            }
+            Event::Empty(element) => {
+                if element.name().as_ref() == b"testsuite" {
+                    if let Some(done) = case.take() {
+                        finish(done, results);
+                    }
+                    suites.push(open_suite(&element, path, results.total)?);
+                    close_suite(&mut suites, path, results.total)?;
+                }
+                on_start(&element, &mut case, true, results, path)?;
+            }
+            Event::End(element) => {
+                open.pop();
+                match element.name().as_ref() {
+                    b"testcase" => {
+                        if let Some(done) = case.take() {
+                            finish(done, results);
+                        }
+                    }
+                    b"testsuite" => {
+                        if let Some(done) = case.take() {
+                            finish(done, results);
+                        }
+                        close_suite(&mut suites, path, results.total)?;
+                    }
+                    _ => {}
+                }
+            }
+            Event::Eof => {
+                if let Some(element) = open.last() {
+                    return Err(CollectError::content(
+                        path,
+                        format!(
+                            "the report ends inside `<{element}>`: it was cut short (the test run or the upload did not finish)"
+                        ),
+                    ));
+                }
+                break;
+            }
             _ => {}
         }
     }
@@ -94,6 +164,57 @@ fn parse(path: &Path, text: &str, results: &mut TestResults) -> Result<(), Colle
             path,
             "not a JUnit report: no XML element found",
         ));
+    }
+    Ok(())
+}
+
+fn open_suite(
+    element: &BytesStart<'_>,
+    path: &Path,
+    total: u64,
+) -> Result<OpenSuite, CollectError> {
+    let mut suite = OpenSuite {
+        name: String::new(),
+        declared: None,
+        total_at_open: total,
+    };
+    for attribute in element.attributes() {
+        let attribute = attribute
+            .map_err(|err| CollectError::content(path, format!("bad XML attribute: {err}")))?;
+        let value = attribute.unescape_value().map_err(|err| {
+            CollectError::content(path, format!("bad XML attribute value: {err}"))
+        })?;
+        match attribute.key.as_ref() {
+            b"name" => suite.name = value.into_owned(),
+            b"tests" => {
+                suite.declared = Some(value.trim().parse().map_err(|_| {
+                    CollectError::content(
+                        path,
+                        format!("a `<testsuite>` declares tests=\"{value}\", not a count"),
+                    )
+                })?);
+            }
+            _ => {}
+        }
+    }
+    Ok(suite)
+}
+
+/// Closes the innermost suite; one that declares more tests than it holds is incomplete.
+fn close_suite(suites: &mut Vec<OpenSuite>, path: &Path, total: u64) -> Result<(), CollectError> {
+    if let Some(suite) = suites.pop()
+        && let Some(declared) = suite.declared
+    {
+        let found = total - suite.total_at_open;
+        if declared > found {
+            return Err(CollectError::content(
+                path,
+                format!(
+                    "the test suite `{}` declares {declared} tests but holds {found}: the report is incomplete",
+                    suite.name
+                ),
+            ));
+        }
     }
     Ok(())
 }

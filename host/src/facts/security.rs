@@ -70,6 +70,42 @@ pub(crate) fn parse_array<T: serde::de::DeserializeOwned>(
         .map_err(|err| CollectError::content(path, format!("not a {tool} report: {err}")))
 }
 
+/// A scanner report format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReportFormat {
+    /// SARIF 2.1.0.
+    Sarif,
+    /// Trivy JSON.
+    Trivy,
+    /// Gitleaks JSON.
+    Gitleaks,
+    /// Ruff JSON.
+    Ruff,
+}
+
+/// Reads one scanner report's text into findings, as the collector does.
+///
+/// # Errors
+/// A [`CollectError`] naming `path` and the position of the problem.
+pub fn read_report(
+    format: ReportFormat,
+    root: &Path,
+    path: &Path,
+    text: &str,
+) -> Result<Vec<Finding>, CollectError> {
+    let parse = match format {
+        ReportFormat::Sarif => sarif::parse,
+        ReportFormat::Trivy => trivy::parse,
+        ReportFormat::Gitleaks => gitleaks::parse,
+        ReportFormat::Ruff => ruff::parse,
+    };
+    Ok(parse(root, path, text)?
+        .into_iter()
+        .flat_map(|parsed| parsed.findings)
+        .collect())
+}
+
 /// Reads every configured report and returns the `security` section.
 ///
 /// # Errors
@@ -87,7 +123,7 @@ pub fn collect(root: &Path, inputs: &SecurityInputs) -> Result<Value, CollectErr
     for (format, patterns, parse) in groups {
         for pattern in patterns {
             for path in input::expand(root, pattern)? {
-                let text = input::read_text(&path)?;
+                let text = input::read_text(&path, crate::files::InputKind::Report)?;
                 for parsed in parse(root, &path, &text)? {
                     scans.push(Scan {
                         tool: parsed.tool,

@@ -6,8 +6,16 @@ use preflight_sdk::{Decision, Issue};
 
 use super::Report;
 
-/// Escapes a command's message (`%`, CR, LF).
+/// Escapes a command's message: `%`, CR and LF as the Actions toolkit does, after every other
+/// control character is shown as `\u001b` (the log would otherwise pass escape sequences on).
 pub fn escape_data(text: &str) -> String {
+    let text: String = text
+        .chars()
+        .map(|c| match c {
+            '\r' | '\n' => c.to_string(),
+            c => crate::escape::control(c.encode_utf8(&mut [0; 4])).into_owned(),
+        })
+        .collect();
     text.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
@@ -102,5 +110,6 @@ mod tests {
     fn escapes_like_the_actions_toolkit() {
         assert_eq!(escape_data("100% done\r\nnext"), "100%25 done%0D%0Anext");
         assert_eq!(escape_property("a:b,c%"), "a%3Ab%2Cc%25");
+        assert_eq!(escape_data("a\u{1b}[2J\nb"), "a\\u001b[2J%0Ab");
     }
 }

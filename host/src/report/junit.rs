@@ -8,6 +8,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use preflight_sdk::Decision;
 
 use super::Report;
+use crate::escape::xml;
 
 struct Case {
     classname: String,
@@ -98,15 +99,15 @@ fn write(report: &Report, suites: &[(String, Vec<Case>)]) -> Result<String, std:
     writer.write_event(Event::Start(root))?;
     for (name, cases) in suites {
         let mut suite = BytesStart::new("testsuite");
-        suite.push_attribute(("name", name.as_str()));
+        suite.push_attribute(("name", xml(name, false).as_ref()));
         suite.push_attribute(("tests", cases.len().to_string().as_str()));
         suite.push_attribute(("failures", count(cases, "failure").to_string().as_str()));
         suite.push_attribute(("errors", count(cases, "error").to_string().as_str()));
         writer.write_event(Event::Start(suite))?;
         for case in cases {
             let mut element = BytesStart::new("testcase");
-            element.push_attribute(("classname", case.classname.as_str()));
-            element.push_attribute(("name", case.name.as_str()));
+            element.push_attribute(("classname", xml(&case.classname, false).as_ref()));
+            element.push_attribute(("name", xml(&case.name, false).as_ref()));
             if case.failure.is_none() && case.output.is_none() {
                 writer.write_event(Event::Empty(element))?;
                 continue;
@@ -114,7 +115,10 @@ fn write(report: &Report, suites: &[(String, Vec<Case>)]) -> Result<String, std:
             writer.write_event(Event::Start(element))?;
             if let Some((kind, message)) = &case.failure {
                 let mut failure = BytesStart::new(*kind);
-                failure.push_attribute(("message", message.lines().next().unwrap_or("")));
+                failure.push_attribute((
+                    "message",
+                    xml(message.lines().next().unwrap_or(""), false).as_ref(),
+                ));
                 failure.push_attribute((
                     "type",
                     if *kind == "error" {
@@ -124,12 +128,12 @@ fn write(report: &Report, suites: &[(String, Vec<Case>)]) -> Result<String, std:
                     },
                 ));
                 writer.write_event(Event::Start(failure))?;
-                writer.write_event(Event::Text(BytesText::new(message)))?;
+                writer.write_event(Event::Text(BytesText::new(&xml(message, true))))?;
                 writer.write_event(Event::End(BytesEnd::new(*kind)))?;
             }
             if let Some(output) = &case.output {
                 writer.write_event(Event::Start(BytesStart::new("system-out")))?;
-                writer.write_event(Event::Text(BytesText::new(output)))?;
+                writer.write_event(Event::Text(BytesText::new(&xml(output, true))))?;
                 writer.write_event(Event::End(BytesEnd::new("system-out")))?;
             }
             writer.write_event(Event::End(BytesEnd::new("testcase")))?;

@@ -5,10 +5,7 @@ use std::fmt::Write as _;
 use preflight_sdk::Decision;
 
 use super::{Report, ReportIssue};
-
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
-}
+use crate::escape::{markdown as cell, markdown_code as code};
 
 fn icon(decision: Decision) -> &'static str {
     match decision {
@@ -45,18 +42,14 @@ pub fn render(report: &Report) -> String {
             "| Scores | readiness {} · mvp {} · security gate {} |",
             scores.readiness,
             scores.mvp,
-            scores.security_gate.as_deref().unwrap_or("none")
+            cell(scores.security_gate.as_deref().unwrap_or("none"))
         );
     }
     if let (Some(complexity), Some(penalty)) = (&report.complexity, report.penalty) {
         let _ = writeln!(out, "| Complexity | {} (+{penalty}) |", cell(complexity));
     }
     if !report.artifacts_missing.is_empty() {
-        let missing: Vec<String> = report
-            .artifacts_missing
-            .iter()
-            .map(|a| format!("`{}`", cell(a)))
-            .collect();
+        let missing: Vec<String> = report.artifacts_missing.iter().map(|a| code(a)).collect();
         let _ = writeln!(out, "| Missing artifacts | {} |", missing.join(", "));
     }
     let _ = writeln!(out, "\n### Policies\n");
@@ -72,14 +65,16 @@ pub fn render(report: &Report) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {decision} | {} | `{}` | {:.2} ms |",
+            "| {} | {} | {decision} | {} | {} | {:.2} ms |",
             cell(&policy.name),
-            policy.version.as_deref().unwrap_or("?"),
+            cell(policy.version.as_deref().unwrap_or("?")),
             if policy.enforced { "yes" } else { "no" },
-            policy
-                .sha256
-                .as_deref()
-                .map_or("?", |s| s.get(..12).unwrap_or(s)),
+            code(
+                policy
+                    .sha256
+                    .as_deref()
+                    .map_or("?", |s| s.get(..12).unwrap_or(s))
+            ),
             policy.elapsed_ms
         );
     }
@@ -103,9 +98,9 @@ fn issues(out: &mut String, title: &str, issues: &[ReportIssue]) {
     for issue in issues {
         let _ = writeln!(
             out,
-            "| {} | `{}` | {} |",
+            "| {} | {} | {} |",
             cell(&issue.policy),
-            cell(&issue.id),
+            code(&issue.id),
             cell(&issue.message)
         );
     }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use preflight_sdk::Decision;
 
 use super::Report;
+use crate::escape::control as esc;
 
 /// Whether to colour the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +58,11 @@ pub fn render(report: &Report, color: Color) -> String {
     if let (Some(mode), Some(weights)) = (&report.mode, report.weights) {
         let _ = writeln!(
             out,
-            "  mode {mode}  weights readiness {} / mvp {} / security {}",
-            weights.readiness, weights.mvp, weights.security
+            "  mode {}  weights readiness {} / mvp {} / security {}",
+            esc(mode),
+            weights.readiness,
+            weights.mvp,
+            weights.security
         );
     }
     if let Some(scores) = &report.scores {
@@ -67,11 +71,11 @@ pub fn render(report: &Report, color: Color) -> String {
             "  scores readiness {} / mvp {} / security gate {}",
             scores.readiness,
             scores.mvp,
-            scores.security_gate.as_deref().unwrap_or("none")
+            esc(scores.security_gate.as_deref().unwrap_or("none"))
         );
     }
     if let (Some(complexity), Some(penalty)) = (&report.complexity, report.penalty) {
-        let _ = writeln!(out, "  complexity {complexity} (penalty +{penalty})");
+        let _ = writeln!(out, "  complexity {} (penalty +{penalty})", esc(complexity));
     }
     let _ = writeln!(out, "\npolicies:");
     for policy in &report.policies {
@@ -79,7 +83,7 @@ pub fn render(report: &Report, color: Color) -> String {
             (true, _) => color.paint("1;31", "ERROR"),
             (false, decision) => color.paint(decision_code(decision), decision.as_str()),
         };
-        let version = policy.version.as_deref().unwrap_or("?");
+        let version = esc(policy.version.as_deref().unwrap_or("?"));
         let sha = policy
             .sha256
             .as_deref()
@@ -91,8 +95,10 @@ pub fn render(report: &Report, color: Color) -> String {
         };
         let _ = writeln!(
             out,
-            "  {mark}  {} {version}  sha256:{sha}  {:.2} ms{enforced}",
-            policy.name, policy.elapsed_ms
+            "  {mark}  {} {version}  sha256:{}  {:.2} ms{enforced}",
+            esc(&policy.name),
+            esc(sha),
+            policy.elapsed_ms
         );
     }
     if report.blocking_issues.is_empty() {
@@ -100,22 +106,32 @@ pub fn render(report: &Report, color: Color) -> String {
     } else {
         let _ = writeln!(out, "\nblocking issues:");
         for issue in &report.blocking_issues {
-            let id = color.paint("31", &issue.id);
-            let _ = writeln!(out, "  - [{}] {id}: {}", issue.policy, issue.message);
+            let id = color.paint("31", &esc(&issue.id));
+            let _ = writeln!(
+                out,
+                "  - [{}] {id}: {}",
+                esc(&issue.policy),
+                esc(&issue.message)
+            );
         }
     }
     if !report.warnings.is_empty() {
         let _ = writeln!(out, "\nwarnings:");
         for issue in &report.warnings {
-            let id = color.paint("33", &issue.id);
-            let _ = writeln!(out, "  - [{}] {id}: {}", issue.policy, issue.message);
+            let id = color.paint("33", &esc(&issue.id));
+            let _ = writeln!(
+                out,
+                "  - [{}] {id}: {}",
+                esc(&issue.policy),
+                esc(&issue.message)
+            );
         }
     }
     if !report.artifacts_missing.is_empty() {
         let _ = writeln!(
             out,
             "\nartifacts missing: {}",
-            report.artifacts_missing.join(", ")
+            esc(&report.artifacts_missing.join(", "))
         );
     }
     if report.dry_run {

@@ -74,6 +74,33 @@ pub enum PolicyError {
         /// Import field name.
         name: String,
     },
+    /// The module imports `preflight.log` with the wrong type.
+    #[error("`{source_name}` imports `{module}.{name}` as {found}; expected {expected}")]
+    #[diagnostic(help("declare the import as in docs/abi.md"))]
+    BadImport {
+        /// Where the module came from.
+        source_name: String,
+        /// Import module name.
+        module: String,
+        /// Import field name.
+        name: String,
+        /// The type the ABI requires.
+        expected: &'static str,
+        /// The type found.
+        found: String,
+    },
+    /// The module is over a compile limit: size, function count, function size or the compile
+    /// time budget.
+    #[error("`{source_name}` is over a compile limit: {message}")]
+    #[diagnostic(help(
+        "policies are small: a module over the limits is refused before (or while) it is compiled; the limits are in docs/reliability.md"
+    ))]
+    CompileLimit {
+        /// Where the module came from.
+        source_name: String,
+        /// Which limit, and the module's figure.
+        message: String,
+    },
     /// A required export is missing.
     #[error("`{source_name}` does not export `{name}`")]
     #[diagnostic(help(
@@ -237,6 +264,8 @@ impl PolicyError {
             PolicyError::UnsupportedAbi { .. } => "policy.unsupported_abi",
             PolicyError::HostTooOld { .. } => "policy.host_too_old",
             PolicyError::ForbiddenImport { .. } => "policy.forbidden_import",
+            PolicyError::BadImport { .. } => "policy.bad_import",
+            PolicyError::CompileLimit { .. } => "policy.compile_limit",
             PolicyError::MissingExport { .. } => "policy.missing_export",
             PolicyError::BadExport { .. } => "policy.bad_export",
             PolicyError::OutOfFuel { .. } => "policy.out_of_fuel",

@@ -13,9 +13,22 @@ pub struct Limits {
     pub fuel: u64,
     /// Largest output a policy may return, in bytes.
     pub output_bytes: usize,
-    /// Guest log bytes kept per evaluation; lines past it are counted, not kept.
+    /// Guest log bytes kept per evaluation (each line counts its text plus
+    /// [`LOG_LINE_OVERHEAD`]); lines past it are counted, not kept.
     pub log_bytes: usize,
+    /// Largest module compiled, in bytes.
+    pub module_bytes: usize,
+    /// Most functions a module may define.
+    pub functions: u32,
+    /// Largest function body, in bytes.
+    pub function_bytes: usize,
+    /// Wall-clock budget for compiling one module.
+    pub compile_timeout: Duration,
 }
+
+/// What each kept log line costs against [`Limits::log_bytes`] besides its text: the prefix a
+/// line is printed with. Empty lines are not free.
+pub const LOG_LINE_OVERHEAD: usize = 64;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -25,6 +38,10 @@ impl Default for Limits {
             fuel: 2_000_000_000,
             output_bytes: 1 << 20,
             log_bytes: 64 << 10,
+            module_bytes: 16 << 20,
+            functions: 50_000,
+            function_bytes: 4 << 20,
+            compile_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -15,7 +15,7 @@ use std::marker::PhantomData;
 use preflight_sdk::{Decision, Issue, Location, PolicyOutput};
 use serde::de::{Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::schema::Violation;
 
@@ -29,7 +29,7 @@ struct StrictOutput {
     #[serde(default)]
     warnings: Vec<Object<StrictIssue>>,
     #[serde(default)]
-    details: Map<String, Value>,
+    details: crate::json::StrictMap,
 }
 
 #[derive(Deserialize)]
@@ -135,10 +135,19 @@ pub fn read(text: &str) -> Result<PolicyOutput, OutputError> {
                 .map(Issue::from)
                 .collect(),
             warnings: strict.warnings.into_iter().map(Issue::from).collect(),
-            details: Value::Object(strict.details),
+            details: Value::Object(strict.details.0),
         });
     }
-    let value: Value = serde_json::from_str(text).map_err(OutputError::Json)?;
+    read_through_schema(text)
+}
+
+/// The schema path alone, without the typed fast path: what [`read`] must agree with wherever
+/// the fast path accepts. For differential tests and fuzzing.
+///
+/// # Errors
+/// As [`read`].
+pub fn read_through_schema(text: &str) -> Result<PolicyOutput, OutputError> {
+    let value: Value = crate::json::from_str(text).map_err(OutputError::Json)?;
     crate::schema::policy_output(value).map_err(OutputError::Schema)
 }
 
@@ -146,10 +155,8 @@ pub fn read(text: &str) -> Result<PolicyOutput, OutputError> {
 mod tests {
     use super::*;
 
-    /// The schema path alone: what the host accepted before the typed fast path.
     fn through_schema(text: &str) -> Option<PolicyOutput> {
-        let value: Value = serde_json::from_str(text).ok()?;
-        crate::schema::policy_output(value).ok()
+        read_through_schema(text).ok()
     }
 
     /// Every variant of `value` with one change: each value replaced by each of `replacements`,
@@ -251,12 +258,21 @@ mod tests {
         );
     }
 
+    /// Issue #11.16: a repeated key is refused wherever it is, never resolved to one value.
     #[test]
-    fn a_repeated_key_takes_the_schema_path_and_keeps_the_last_value() {
-        let output = read(r#"{"decision":"NO_GO","decision":"GO"}"#)
-            .map_err(|_| ())
-            .ok();
-        assert_eq!(output.map(|o| o.decision), Some(Decision::Go));
+    fn a_repeated_key_is_refused() {
+        for text in [
+            r#"{"decision":"NO_GO","decision":"GO"}"#,
+            r#"{"decision":"GO","details":{"risk":90,"risk":10}}"#,
+            r#"{"decision":"GO","warnings":[{"id":"a","id":"b","message":"m"}]}"#,
+        ] {
+            match read(text) {
+                Err(OutputError::Json(err)) => {
+                    assert!(err.to_string().contains("repeated key"), "{text}: {err}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
     }
 
     #[test]

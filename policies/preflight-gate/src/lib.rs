@@ -158,6 +158,15 @@ fn gate(input: &PolicyInput, settings: &Resolved) -> TypedOutput<Details> {
         Complexity::High => settings.penalties.high,
     };
     let risk = round2(100.0 - 10.0 * weighted + penalty);
+    if !risk.is_finite() {
+        // A risk that is not a number would compare as neither below nor above a threshold.
+        return blocked(Issue::new(
+            "settings.invalid",
+            format!(
+                "the risk score is {risk} with these weights and penalties; use smaller numbers"
+            ),
+        ));
+    }
     let thresholds = settings.thresholds;
     log!(
         debug,

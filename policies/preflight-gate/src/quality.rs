@@ -89,6 +89,20 @@ pub fn coverage(coverage: Option<&Coverage>, rules: &CoverageRules, out: &mut Fi
         );
         return;
     };
+    if coverage.lines_total == 0 {
+        // No line data is no evidence: never read as 100 %.
+        out.raise(
+            rules.level,
+            Issue::new(
+                "coverage.no_data",
+                format!(
+                    "the coverage report `{}` holds no line data, so no minimum can be met (rule: coverage is required when a minimum is set)",
+                    coverage.path
+                ),
+            ),
+        );
+        return;
+    }
     if let Some(minimum) = rules.minimum {
         let percent = coverage.line_percent;
         let ok = percent >= minimum;
@@ -117,6 +131,16 @@ pub fn coverage(coverage: Option<&Coverage>, rules: &CoverageRules, out: &mut Fi
                     "coverage.path_not_found",
                     format!(
                         "no file under `{}` appears in the coverage report `{}` (rule: coverage.paths — a path rule that matches nothing cannot pass)",
+                        rule.path, coverage.path
+                    ),
+                ),
+            ),
+            Some((_, 0, _)) => out.raise(
+                rules.level,
+                Issue::new(
+                    "coverage.no_data",
+                    format!(
+                        "the files under `{}` have no line data in `{}` (rule: coverage.paths — no data cannot meet a minimum)",
                         rule.path, coverage.path
                     ),
                 ),

@@ -397,6 +397,11 @@ impl Settings {
             }
         }
         let sum = weights.readiness + weights.mvp + weights.security;
+        if !sum.is_finite() {
+            return Err(format!(
+                "the weights sum to {sum}; weights must be small enough to add up to a finite number"
+            ));
+        }
         if sum <= 0.0 {
             return Err("the weights sum to 0; at least one of `weights.readiness`, `weights.mvp`, `weights.security` must be positive".to_owned());
         }

@@ -8,8 +8,10 @@
 //! Category: the tool first (gitleaks and other secret scanners → secret; checkov, tfsec, kics,
 //! terrascan, hadolint → misconfiguration), then tags (`secret`, `misconfiguration`/`iac`,
 //! `vulnerability`), then a `security-severity`, a `security` tag or a CWE tag → vulnerability;
-//! anything else is lint. Results that are suppressed, absent from the baseline, or of a kind
-//! other than `fail` are counted as suppressed, not as findings.
+//! anything else is lint. Results with an accepted suppression, absent from the baseline, or of
+//! a kind that is not a failure (`pass`, `notApplicable`, `informational`) are counted as
+//! suppressed, not as findings; `open` and `review` results still need someone to look, so they
+//! count. Values outside SARIF's enumerations are errors, never a silent suppression.
 
 use std::path::Path;
 
@@ -98,6 +100,7 @@ struct RuleRef {
 
 #[derive(Deserialize)]
 struct Suppression {
+    kind: Option<String>,
     status: Option<String>,
 }
 
@@ -164,12 +167,7 @@ fn parse_run(root: &Path, path: &Path, run_index: usize, run: Run) -> Result<Par
     let mut suppressed = 0;
     for (index, result) in run.results.unwrap_or_default().into_iter().enumerate() {
         let pointer = format!("/runs/{run_index}/results/{index}");
-        let suppressed_here = result
-            .suppressions
-            .iter()
-            .any(|s| !matches!(s.status.as_deref(), Some("rejected") | Some("underReview")))
-            || result.baseline_state.as_deref() == Some("absent")
-            || result.kind.as_deref().is_some_and(|kind| kind != "fail");
+        let suppressed_here = is_suppressed(path, &pointer, &result)?;
         if suppressed_here {
             suppressed += 1;
             continue;
@@ -263,6 +261,76 @@ fn parse_run(root: &Path, path: &Path, run_index: usize, run: Run) -> Result<Par
         findings,
         suppressed,
     })
+}
+
+/// Whether a result is not a finding: suppressed (an accepted suppression), absent from the
+/// baseline, or of a kind that is not a failure. Values outside SARIF 2.1.0's enumerations are
+/// errors: a misspelt `"kind": "FAIL"` or `"status": "REJECTED"` must not hide a finding.
+fn is_suppressed(path: &Path, pointer: &str, result: &SarifResult) -> Result<bool, CollectError> {
+    let unknown = |field: String, value: &str, allowed: &str| {
+        CollectError::content(
+            path,
+            format!(
+                "at `{pointer}/{field}`: `{value}` is not a SARIF 2.1.0 value (one of {allowed})"
+            ),
+        )
+    };
+    let kind_fails = match result.kind.as_deref() {
+        None | Some("fail" | "open" | "review") => true,
+        Some("pass" | "notApplicable" | "informational") => false,
+        Some(other) => {
+            return Err(unknown(
+                "kind".to_owned(),
+                other,
+                "pass, open, informational, notApplicable, review, fail",
+            ));
+        }
+    };
+    let mut suppressed = false;
+    for (index, suppression) in result.suppressions.iter().enumerate() {
+        match suppression.kind.as_deref() {
+            Some("inSource" | "external") => {}
+            Some(other) => {
+                return Err(unknown(
+                    format!("suppressions/{index}/kind"),
+                    other,
+                    "inSource, external",
+                ));
+            }
+            None => {
+                return Err(CollectError::content(
+                    path,
+                    format!(
+                        "at `{pointer}/suppressions/{index}`: a suppression has no `kind` (inSource or external), so it is not a valid SARIF suppression"
+                    ),
+                ));
+            }
+        }
+        match suppression.status.as_deref() {
+            // SARIF: a suppression without a status is accepted.
+            None | Some("accepted") => suppressed = true,
+            Some("underReview" | "rejected") => {}
+            Some(other) => {
+                return Err(unknown(
+                    format!("suppressions/{index}/status"),
+                    other,
+                    "accepted, underReview, rejected",
+                ));
+            }
+        }
+    }
+    let absent = match result.baseline_state.as_deref() {
+        None | Some("new" | "unchanged" | "updated") => false,
+        Some("absent") => true,
+        Some(other) => {
+            return Err(unknown(
+                "baselineState".to_owned(),
+                other,
+                "new, unchanged, updated, absent",
+            ));
+        }
+    };
+    Ok(suppressed || absent || !kind_fails)
 }
 
 fn score(value: &Value) -> Option<f64> {

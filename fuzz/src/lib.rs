@@ -1,0 +1,204 @@
+//! The bodies of preflight's fuzz targets, one function per parser. `fuzz_targets/*.rs` hand
+//! libFuzzer's input to them; the end-to-end suite (`tests/all/fuzz.rs`) runs every file of
+//! `fuzz/corpus/TARGET/` through the same function, so each input the fuzzer kept (and each
+//! crash it found) stays a regression test.
+//!
+//! Every function must return for every input: a panic, a hang or an allocation without bound
+//! is a finding. Where two readers must agree, the function asserts it.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+/// A fuzz target's body.
+pub type Target = fn(&[u8]);
+
+/// The targets by name: the name of `fuzz_targets/NAME.rs` and of `corpus/NAME/`.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("facts", facts),
+    ("fact_override", fact_override),
+    ("config", config),
+    ("sarif", sarif),
+    ("trivy", trivy),
+    ("gitleaks", gitleaks),
+    ("ruff", ruff),
+    ("junit", junit),
+    ("lcov", lcov),
+    ("cobertura", cobertura),
+    ("checklist", checklist),
+    ("policy_output", policy_output),
+    ("metadata", metadata),
+    ("lock", lock),
+    ("prometheus", prometheus),
+];
+
+fn text(data: &[u8]) -> Option<&str> {
+    std::str::from_utf8(data).ok()
+}
+
+/// A fact set: strict JSON, then the schema, the derived counts and the canonical form. A fact
+/// set that is accepted hashes the same after a round trip through its canonical JSON.
+pub fn facts(data: &[u8]) {
+    let Ok(value) = preflight::json::from_slice(data) else {
+        return;
+    };
+    if let Ok(facts) = preflight::facts::from_value(value) {
+        let again = preflight::json::from_str(&facts.json)
+            .map(preflight::facts::from_value)
+            .map(|facts| facts.map(|f| f.sha256));
+        assert!(
+            matches!(&again, Ok(Ok(sha)) if *sha == facts.sha256),
+            "the canonical JSON of an accepted fact set must be accepted with the same hash"
+        );
+    }
+}
+
+/// `--fact KEY=VALUE` overrides, one per line, onto an empty fact document.
+pub fn fact_override(data: &[u8]) {
+    let Some(text) = text(data) else { return };
+    let mut value = Value::Object(serde_json::Map::new());
+    for line in text.lines().take(64) {
+        let _ = preflight::facts::apply_override(&mut value, line);
+    }
+}
+
+/// `preflight.toml`.
+pub fn config(data: &[u8]) {
+    let Some(text) = text(data) else { return };
+    let _ = preflight::config::parse(Path::new("preflight.toml"), text);
+}
+
+fn report(format: preflight::facts::security::ReportFormat, name: &str, data: &[u8]) {
+    let Some(text) = text(data) else { return };
+    let _ = preflight::facts::security::read_report(
+        format,
+        Path::new("/project"),
+        Path::new(name),
+        text,
+    );
+}
+
+/// SARIF 2.1.0 from any tool.
+pub fn sarif(data: &[u8]) {
+    report(
+        preflight::facts::security::ReportFormat::Sarif,
+        "scan.sarif",
+        data,
+    );
+}
+
+/// Trivy JSON.
+pub fn trivy(data: &[u8]) {
+    report(
+        preflight::facts::security::ReportFormat::Trivy,
+        "trivy.json",
+        data,
+    );
+}
+
+/// Gitleaks JSON.
+pub fn gitleaks(data: &[u8]) {
+    report(
+        preflight::facts::security::ReportFormat::Gitleaks,
+        "gitleaks.json",
+        data,
+    );
+}
+
+/// Ruff JSON.
+pub fn ruff(data: &[u8]) {
+    report(
+        preflight::facts::security::ReportFormat::Ruff,
+        "ruff.json",
+        data,
+    );
+}
+
+/// JUnit XML: counts always add up.
+pub fn junit(data: &[u8]) {
+    let Some(text) = text(data) else { return };
+    if let Ok(results) = preflight::facts::junit::read_report(Path::new("junit.xml"), text) {
+        assert_eq!(
+            results.passed + results.failures + results.errors + results.skipped,
+            results.total
+        );
+    }
+}
+
+fn coverage(lcov: bool, data: &[u8]) {
+    let Some(text) = text(data) else { return };
+    if let Ok(coverage) =
+        preflight::facts::coverage::read_report(lcov, Path::new("/project"), Path::new("c"), text)
+    {
+        assert!(
+            coverage.lines_total > 0,
+            "a report without lines is an error"
+        );
+        assert!(coverage.lines_covered <= coverage.lines_total);
+        assert!((0.0..=100.0).contains(&coverage.line_percent));
+    }
+}
+
+/// lcov tracefiles.
+pub fn lcov(data: &[u8]) {
+    coverage(true, data);
+}
+
+/// Cobertura XML.
+pub fn cobertura(data: &[u8]) {
+    coverage(false, data);
+}
+
+/// Markdown checklists: done never exceeds total.
+pub fn checklist(data: &[u8]) {
+    let Some(text) = text(data) else { return };
+    let parsed = preflight::facts::checklist::parse(text, &Default::default());
+    assert!(parsed.done <= parsed.total);
+}
+
+/// Policy output: the typed fast path never accepts what the schema path refuses, and agrees
+/// with it where both accept.
+pub fn policy_output(data: &[u8]) {
+    let Some(text) = text(data) else { return };
+    let fast = preflight::sandbox::output::read(text).ok();
+    let slow = preflight::sandbox::output::read_through_schema(text).ok();
+    assert_eq!(fast, slow, "the two output readers disagree on {text:?}");
+}
+
+/// Module metadata: the bytes are read as a module, and its custom section as metadata.
+pub fn metadata(data: &[u8]) {
+    let _ = preflight::sandbox::metadata::read("fuzz.wasm", data);
+    // The section's JSON alone, wrapped in a minimal module.
+    let mut module = b"\0asm\x01\0\0\0\0".to_vec();
+    let name = b"preflight.policy";
+    let mut payload = vec![name.len() as u8];
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(data);
+    let mut size = payload.len();
+    loop {
+        let byte = (size & 0x7f) as u8;
+        size >>= 7;
+        if size == 0 {
+            module.push(byte);
+            break;
+        }
+        module.push(byte | 0x80);
+    }
+    module.extend_from_slice(&payload);
+    let _ = preflight::sandbox::metadata::read("fuzz.wasm", &module);
+}
+
+/// `preflight.lock`.
+pub fn lock(data: &[u8]) {
+    let Some(text) = text(data) else { return };
+    let _ = preflight::lock::LockFile::parse(Path::new("preflight.lock"), text);
+}
+
+/// Prometheus API responses: the first byte picks the HTTP status class.
+pub fn prometheus(data: &[u8]) {
+    let Some((first, body)) = data.split_first() else {
+        return;
+    };
+    let status = [200, 400, 422, 500, 503, 302][usize::from(*first) % 6];
+    let _ = preflight::prometheus::parse_response("http://prometheus", status, body);
+}
