@@ -11,6 +11,7 @@ mod canary;
 mod cases;
 mod cli;
 mod collectors;
+mod equivalence;
 mod facts;
 mod fuzz;
 mod hostile;
