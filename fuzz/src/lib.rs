@@ -39,12 +39,12 @@ fn text(data: &[u8]) -> Option<&str> {
 /// A fact set: strict JSON, then the schema, the derived counts and the canonical form. A fact
 /// set that is accepted hashes the same after a round trip through its canonical JSON.
 pub fn facts(data: &[u8]) {
-    let Ok(value) = preflight::json::from_slice(data) else {
+    let Ok(value) = preflight_engine::json::from_slice(data) else {
         return;
     };
-    if let Ok(facts) = preflight::facts::from_value(value) {
-        let again = preflight::json::from_str(&facts.json)
-            .map(preflight::facts::from_value)
+    if let Ok(facts) = preflight_engine::facts::from_value(value) {
+        let again = preflight_engine::json::from_str(&facts.json)
+            .map(preflight_engine::facts::from_value)
             .map(|facts| facts.map(|f| f.sha256));
         assert!(
             matches!(&again, Ok(Ok(sha)) if *sha == facts.sha256),
@@ -58,7 +58,7 @@ pub fn fact_override(data: &[u8]) {
     let Some(text) = text(data) else { return };
     let mut value = Value::Object(serde_json::Map::new());
     for line in text.lines().take(64) {
-        let _ = preflight::facts::apply_override(&mut value, line);
+        let _ = preflight_engine::facts::apply_override(&mut value, line);
     }
 }
 
@@ -68,9 +68,9 @@ pub fn config(data: &[u8]) {
     let _ = preflight::config::parse(Path::new("preflight.toml"), text);
 }
 
-fn report(format: preflight::facts::security::ReportFormat, name: &str, data: &[u8]) {
+fn report(format: preflight_collectors::security::ReportFormat, name: &str, data: &[u8]) {
     let Some(text) = text(data) else { return };
-    let _ = preflight::facts::security::read_report(
+    let _ = preflight_collectors::security::read_report(
         format,
         Path::new("/project"),
         Path::new(name),
@@ -81,7 +81,7 @@ fn report(format: preflight::facts::security::ReportFormat, name: &str, data: &[
 /// SARIF 2.1.0 from any tool.
 pub fn sarif(data: &[u8]) {
     report(
-        preflight::facts::security::ReportFormat::Sarif,
+        preflight_collectors::security::ReportFormat::Sarif,
         "scan.sarif",
         data,
     );
@@ -90,7 +90,7 @@ pub fn sarif(data: &[u8]) {
 /// Trivy JSON.
 pub fn trivy(data: &[u8]) {
     report(
-        preflight::facts::security::ReportFormat::Trivy,
+        preflight_collectors::security::ReportFormat::Trivy,
         "trivy.json",
         data,
     );
@@ -99,7 +99,7 @@ pub fn trivy(data: &[u8]) {
 /// Gitleaks JSON.
 pub fn gitleaks(data: &[u8]) {
     report(
-        preflight::facts::security::ReportFormat::Gitleaks,
+        preflight_collectors::security::ReportFormat::Gitleaks,
         "gitleaks.json",
         data,
     );
@@ -108,7 +108,7 @@ pub fn gitleaks(data: &[u8]) {
 /// Ruff JSON.
 pub fn ruff(data: &[u8]) {
     report(
-        preflight::facts::security::ReportFormat::Ruff,
+        preflight_collectors::security::ReportFormat::Ruff,
         "ruff.json",
         data,
     );
@@ -117,7 +117,7 @@ pub fn ruff(data: &[u8]) {
 /// JUnit XML: counts always add up.
 pub fn junit(data: &[u8]) {
     let Some(text) = text(data) else { return };
-    if let Ok(results) = preflight::facts::junit::read_report(Path::new("junit.xml"), text) {
+    if let Ok(results) = preflight_collectors::junit::read_report(Path::new("junit.xml"), text) {
         assert_eq!(
             results.passed + results.failures + results.errors + results.skipped,
             results.total
@@ -127,9 +127,12 @@ pub fn junit(data: &[u8]) {
 
 fn coverage(lcov: bool, data: &[u8]) {
     let Some(text) = text(data) else { return };
-    if let Ok(coverage) =
-        preflight::facts::coverage::read_report(lcov, Path::new("/project"), Path::new("c"), text)
-    {
+    if let Ok(coverage) = preflight_collectors::coverage::read_report(
+        lcov,
+        Path::new("/project"),
+        Path::new("c"),
+        text,
+    ) {
         assert!(
             coverage.lines_total > 0,
             "a report without lines is an error"
@@ -152,7 +155,7 @@ pub fn cobertura(data: &[u8]) {
 /// Markdown checklists: done never exceeds total.
 pub fn checklist(data: &[u8]) {
     let Some(text) = text(data) else { return };
-    let parsed = preflight::facts::checklist::parse(text, &Default::default());
+    let parsed = preflight_collectors::checklist::parse(text, &Default::default());
     assert!(parsed.done <= parsed.total);
 }
 
@@ -160,14 +163,14 @@ pub fn checklist(data: &[u8]) {
 /// with it where both accept.
 pub fn policy_output(data: &[u8]) {
     let Some(text) = text(data) else { return };
-    let fast = preflight::sandbox::output::read(text).ok();
-    let slow = preflight::sandbox::output::read_through_schema(text).ok();
+    let fast = preflight_engine::sandbox::output::read(text).ok();
+    let slow = preflight_engine::sandbox::output::read_through_schema(text).ok();
     assert_eq!(fast, slow, "the two output readers disagree on {text:?}");
 }
 
 /// Module metadata: the bytes are read as a module, and its custom section as metadata.
 pub fn metadata(data: &[u8]) {
-    let _ = preflight::sandbox::metadata::read("fuzz.wasm", data);
+    let _ = preflight_engine::sandbox::metadata::read("fuzz.wasm", data);
     // The section's JSON alone, wrapped in a minimal module.
     let mut module = b"\0asm\x01\0\0\0\0".to_vec();
     let name = b"preflight.policy";
@@ -185,13 +188,13 @@ pub fn metadata(data: &[u8]) {
         module.push(byte | 0x80);
     }
     module.extend_from_slice(&payload);
-    let _ = preflight::sandbox::metadata::read("fuzz.wasm", &module);
+    let _ = preflight_engine::sandbox::metadata::read("fuzz.wasm", &module);
 }
 
 /// `preflight.lock`.
 pub fn lock(data: &[u8]) {
     let Some(text) = text(data) else { return };
-    let _ = preflight::lock::LockFile::parse(Path::new("preflight.lock"), text);
+    let _ = preflight_sources::lock::LockFile::parse(Path::new("preflight.lock"), text);
 }
 
 /// Prometheus API responses: the first byte picks the HTTP status class.
@@ -200,5 +203,5 @@ pub fn prometheus(data: &[u8]) {
         return;
     };
     let status = [200, 400, 422, 500, 503, 302][usize::from(*first) % 6];
-    let _ = preflight::prometheus::parse_response("http://prometheus", status, body);
+    let _ = preflight_canary::prometheus::parse_response("http://prometheus", status, body);
 }

@@ -3,15 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use preflight_gate::settings::{Mode, Settings as GateSettings};
+use preflight_collectors::artifacts::ArtifactSpec;
+use preflight_collectors::checklist::ScoreSource;
+use preflight_collectors::coverage::CoverageInput;
+use preflight_collectors::input::line_column;
+use preflight_collectors::security::SecurityInputs;
+use preflight_engine::IssueId;
 use preflight_sdk::facts::{Complexity, Project};
 use serde::Deserialize;
-
-use crate::facts::artifacts::ArtifactSpec;
-use crate::facts::checklist::ScoreSource;
-use crate::facts::coverage::CoverageInput;
-use crate::facts::input::line_column;
-use crate::facts::security::SecurityInputs;
 
 /// The file `preflight run` looks for in the working directory.
 pub const FILE_NAME: &str = "preflight.toml";
@@ -20,9 +19,9 @@ pub const FILE_NAME: &str = "preflight.toml";
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Mode of the standard gate: `A`, `B` or `S`.
+    /// Mode of the standard gate: `A`, `B` or `S` (the gate checks it).
     #[serde(default)]
-    pub mode: Option<Mode>,
+    pub mode: Option<String>,
     /// Complexity of the change (a fact): `low`, `medium` or `high`.
     #[serde(default)]
     pub complexity: Option<Complexity>,
@@ -44,9 +43,10 @@ pub struct Config {
     /// Required and optional artifacts.
     #[serde(default)]
     pub artifacts: Option<ArtifactSpec>,
-    /// Settings of the built-in `preflight-gate` policy.
+    /// Settings of the built-in `preflight-gate` policy, passed to it as JSON; the gate checks
+    /// them against the settings schema it ships.
     #[serde(default)]
-    pub gate: Option<GateSettings>,
+    pub gate: Option<toml::Table>,
     /// Policies to run besides the standard gate (or instead of its defaults).
     #[serde(default, rename = "policy")]
     pub policies: Vec<PolicyConfig>,
@@ -70,10 +70,10 @@ pub struct CanaryConfig {
     pub canary: Option<String>,
     /// Metric definitions (`[[canary.metric]]`); the seed's three when absent.
     #[serde(default, rename = "metric")]
-    pub metrics: Vec<crate::canary::MetricDef>,
-    /// Settings of the built-in `canary-judge`.
+    pub metrics: Vec<preflight_canary::MetricDef>,
+    /// Settings of the built-in `canary-judge`, passed to it as JSON.
     #[serde(default)]
-    pub judge: Option<canary_judge::settings::Settings>,
+    pub judge: Option<toml::Table>,
 }
 
 /// Score sources.
@@ -103,7 +103,7 @@ pub struct PolicyConfig {
     /// `builtin:NAME`, a path to a `.wasm` file (relative to the config file), an `https://` URL
     /// or an `oci://REGISTRY/REPO:TAG` (or `@sha256:…`) reference.
     pub source: String,
-    /// Settings passed to the policy.
+    /// Settings passed to the policy, as JSON.
     #[serde(default)]
     pub settings: Option<toml::Table>,
     /// A semver requirement on the module's version, e.g. `^1.2`.
@@ -138,7 +138,7 @@ pub enum ConfigError {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: crate::files::ReadError,
+        source: preflight_engine::files::ReadError,
     },
     /// The file does not parse or has unknown keys.
     #[error("`{path}` line {line}, column {column}: {message}")]
@@ -177,15 +177,40 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    /// Stable id for the blocking issue this error becomes in a report.
-    pub fn id(&self) -> &'static str {
+    /// The stable id of the blocking issue this error becomes in a report.
+    pub fn id(&self) -> IssueId {
         match self {
-            ConfigError::Settings { .. } => "settings.invalid",
+            ConfigError::Settings { .. } => IssueId::SettingsInvalid,
             ConfigError::Read { .. } | ConfigError::Parse { .. } | ConfigError::Invalid { .. } => {
-                "config.invalid"
+                IssueId::ConfigInvalid
             }
         }
     }
+}
+
+/// A TOML table as JSON, the form settings reach a policy in. (NaN and infinities were refused
+/// when the file was parsed; datetimes become RFC 3339 strings.)
+pub fn to_json(table: &toml::Table) -> serde_json::Value {
+    fn value(item: &toml::Value) -> serde_json::Value {
+        match item {
+            toml::Value::String(text) => serde_json::Value::String(text.clone()),
+            toml::Value::Integer(number) => serde_json::Value::from(*number),
+            toml::Value::Float(number) => serde_json::Number::from_f64(*number)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            toml::Value::Boolean(flag) => serde_json::Value::Bool(*flag),
+            toml::Value::Datetime(time) => serde_json::Value::String(time.to_string()),
+            toml::Value::Array(items) => {
+                serde_json::Value::Array(items.iter().map(value).collect())
+            }
+            toml::Value::Table(table) => to_json(table),
+        }
+    }
+    serde_json::Value::Object(
+        table
+            .iter()
+            .map(|(key, item)| (key.clone(), value(item)))
+            .collect(),
+    )
 }
 
 /// Refuses NaN and infinities anywhere in the file: serialized to JSON for a policy they would
@@ -294,12 +319,11 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
         }
     };
     let text =
-        crate::files::read_to_string(&path, crate::files::InputKind::Config).map_err(|source| {
-            ConfigError::Read {
+        preflight_engine::files::read_to_string(&path, preflight_engine::files::InputKind::Config)
+            .map_err(|source| ConfigError::Read {
                 path: path.clone(),
                 source,
-            }
-        })?;
+            })?;
     let config = parse(&path, &text)?;
     Ok(Loaded {
         config,
@@ -338,11 +362,17 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let builtin_gate = config
         .policies
         .iter()
-        .any(|p| p.source == format!("builtin:{}", crate::builtin::GATE));
+        .any(|p| p.source == format!("builtin:{}", preflight_engine::builtin::GATE));
     if builtin_gate && config.gate.is_some() {
         return Err(ConfigError::Invalid {
             path: path.to_owned(),
             message: "the standard gate's settings are given both in [gate] and in a [[policy]] with source `builtin:preflight-gate`; use one".to_owned(),
+        });
+    }
+    if config.complexity == Some(Complexity::Unknown) {
+        return Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            message: "`complexity` is \"low\", \"medium\" or \"high\"".to_owned(),
         });
     }
     Ok(config)

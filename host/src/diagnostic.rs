@@ -1,9 +1,10 @@
 //! Printing errors for people: what went wrong, where, and how to fix it.
 //!
 //! Messages can carry text a policy, a scanner or Prometheus wrote; every line printed here goes
-//! through [`crate::escape::control`] first.
+//! through [`preflight_report::escape::control`] first.
 
-use crate::escape;
+use preflight_engine::{PolicyLogs, PolicyResult};
+use preflight_report::escape;
 
 /// An error's message, help and causes with control characters escaped.
 #[derive(Debug)]
@@ -62,4 +63,38 @@ pub fn error(message: &str) {
 /// Prints `warning: MESSAGE` to stderr, control characters escaped.
 pub fn warning(message: &str) {
     eprintln!("warning: {}", escape::control(message));
+}
+
+/// Prints a policy's failure, and with `verbose` its logs and timing, each line prefixed with
+/// `context` (e.g. a stream's line number).
+pub fn policy(result: &PolicyResult, logs: &PolicyLogs, verbose: bool, context: &str) {
+    use escape::control as esc;
+    if let Some(error) = &result.error {
+        self::error(&format!("{context}{error}"));
+    }
+    if !verbose {
+        return;
+    }
+    for line in &logs.lines {
+        eprintln!(
+            "{context}[{} {}] {}",
+            esc(&logs.policy),
+            line.level,
+            esc(&line.message)
+        );
+    }
+    if logs.dropped > 0 {
+        eprintln!(
+            "{context}[{}] {} log line(s) dropped at the log cap",
+            esc(&logs.policy),
+            logs.dropped
+        );
+    }
+    eprintln!(
+        "{context}[{}] {} in {:.3} ms, fuel {}",
+        esc(&result.name),
+        result.decision,
+        result.elapsed_ms,
+        result.fuel_used.unwrap_or(0)
+    );
 }

@@ -33,6 +33,38 @@ impl ExitCode {
         }
     }
 
+    /// The code for a report: 2 when it stands for an error, 0 for a dry run, else its
+    /// decision's.
+    pub fn for_report(report: &preflight_engine::Report, dry_run: bool) -> ExitCode {
+        if preflight_engine::evaluate::is_error(report) {
+            ExitCode::Error
+        } else if dry_run {
+            ExitCode::Go
+        } else {
+            ExitCode::from_decision(report.decision)
+        }
+    }
+
+    /// How bad a code is: error, then `NO_GO`, then `GO_WITH_CAUTION`, then `GO`.
+    pub fn severity(self) -> u8 {
+        match self {
+            ExitCode::Go => 0,
+            ExitCode::GoWithCaution => 1,
+            ExitCode::NoGo => 2,
+            ExitCode::Error => 3,
+        }
+    }
+
+    /// The worse of two codes.
+    #[must_use]
+    pub fn worst(self, other: ExitCode) -> ExitCode {
+        if other.severity() > self.severity() {
+            other
+        } else {
+            self
+        }
+    }
+
     /// The numeric code.
     pub fn code(self) -> u8 {
         self as u8

@@ -2,14 +2,14 @@
 //! policies. Flags win over the file; every choice records where it came from.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use preflight_collectors::{Collectors, FactSources, artifacts::ArtifactSpec};
+use preflight_engine::builtin;
+use preflight_sources::PolicySource;
 use serde_json::{Map, Value, json};
 
-use crate::builtin;
 use crate::config::{self, ConfigError, Loaded};
-use crate::evaluate::{PolicySource, PolicySpec};
-use crate::facts::{Collectors, FactSources, artifacts::ArtifactSpec};
 
 /// Mode of the standard gate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -74,6 +74,52 @@ pub struct InputArgs {
     pub offline: bool,
 }
 
+/// A minisign signature a policy must carry, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureConfig {
+    /// The public key (the `RW…` line or a `.pub` file's text).
+    pub public_key: String,
+    /// Where the signature is: a path (resolved) or a URL; `None`: the source + `.minisig`.
+    pub location: Option<String>,
+}
+
+/// One policy to run: where it comes from, its settings, and what it must be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicySpec {
+    /// Where the module comes from.
+    pub source: PolicySource,
+    /// Settings passed to the policy.
+    pub settings: Value,
+    /// Whether its decision counts.
+    pub enforce: bool,
+    /// Pinned sha256 digests, with where each is written.
+    pub sha256: Vec<(String, String)>,
+    /// A semver requirement on the module's version.
+    pub version: Option<String>,
+    /// A signature requirement.
+    pub signature: Option<SignatureConfig>,
+    /// Refuse the module unless a sha256 is pinned (`--locked`).
+    pub locked: bool,
+    /// Where the requirements are written, for messages.
+    pub pinned_by: String,
+}
+
+impl PolicySpec {
+    /// A spec for a source with no settings and no pins.
+    pub fn new(source: PolicySource) -> PolicySpec {
+        PolicySpec {
+            source,
+            settings: Value::Object(Map::new()),
+            enforce: true,
+            sha256: Vec::new(),
+            version: None,
+            signature: None,
+            locked: false,
+            pinned_by: String::new(),
+        }
+    }
+}
+
 /// Everything a run needs to know before it starts.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -83,11 +129,15 @@ pub struct Plan {
     pub specs: Vec<PolicySpec>,
     /// Where each setting came from.
     pub provenance: BTreeMap<String, String>,
+    /// The folder relative paths in the config are resolved against.
+    pub base: PathBuf,
+    /// Never download: remote policies come from the store only (`--offline`).
+    pub offline: bool,
 }
 
 impl Plan {
     /// The files the plan names as inputs: the configuration, the lock file, `--facts` files
-    /// and policy modules. (The collectors' inputs are in [`crate::facts::Facts::inputs`].)
+    /// and policy modules. (The collectors' inputs are in [`preflight_engine::Facts::inputs`].)
     pub fn input_files(&self) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = self.sources.files.clone();
         for key in ["config", "lock"] {
@@ -162,19 +212,18 @@ fn plan_with(args: &InputArgs, use_lock: bool) -> Result<Plan, ConfigError> {
         collectors,
     };
     let mut specs = specs(args, &loaded, &mut provenance)?;
+    for spec in &mut specs {
+        spec.locked = args.locked;
+    }
     if use_lock {
-        apply_lock(
-            &loaded,
-            args.locked,
-            args.offline,
-            &mut specs,
-            &mut provenance,
-        )?;
+        apply_lock(&loaded, args.locked, &mut specs, &mut provenance)?;
     }
     Ok(Plan {
         sources,
         specs,
         provenance,
+        base,
+        offline: args.offline,
     })
 }
 
@@ -184,33 +233,31 @@ fn specs(
     provenance: &mut BTreeMap<String, String>,
 ) -> Result<Vec<PolicySpec>, ConfigError> {
     let config = &loaded.config;
+    let base = loaded.base();
     let file = loaded
         .path
         .as_ref()
         .map_or_else(|| "preflight.toml".to_owned(), |p| p.display().to_string());
-    let gate_source = format!("builtin:{}", builtin::GATE);
     let invalid = |message: String| ConfigError::Invalid {
         path: loaded.path.clone().unwrap_or_default(),
         message,
     };
 
-    let mut gate = PolicySpec {
-        source: PolicySource::Builtin(builtin::GATE.to_owned()),
-        settings: Value::Object(Map::new()),
-        enforce: true,
-        pin: crate::evaluate::Pin::default(),
-    };
+    let mut gate = PolicySpec::new(PolicySource::Builtin(builtin::GATE.to_owned()));
+    gate.pinned_by = file.clone();
     provenance.insert("gate.settings".to_owned(), "default".to_owned());
     if let Some(settings) = &config.gate {
-        gate.settings = serde_json::to_value(settings).map_err(|err| invalid(err.to_string()))?;
+        gate.settings = config::to_json(settings);
         provenance.insert("gate.settings".to_owned(), format!("{file} [gate]"));
     }
     let mut others = Vec::new();
     for entry in &config.policies {
-        let settings = match &entry.settings {
-            Some(table) => serde_json::to_value(table).map_err(|err| invalid(err.to_string()))?,
-            None => json!({}),
-        };
+        let source =
+            PolicySource::parse(&entry.source, &base).map_err(|err| invalid(err.to_string()))?;
+        let settings = entry
+            .settings
+            .as_ref()
+            .map_or_else(|| json!({}), config::to_json);
         let signature = match (&entry.public_key, &entry.signature) {
             (None, None) => None,
             (None, Some(_)) => {
@@ -219,72 +266,55 @@ fn specs(
                     entry.source
                 )));
             }
-            (Some(_), _) if entry.source.starts_with("builtin:") => {
+            (Some(_), _) if matches!(source, PolicySource::Builtin(_)) => {
                 return Err(invalid(format!(
                     "policy `{}` is built into preflight and cannot carry a signature; remove `public_key`",
                     entry.source
                 )));
             }
             (Some(key), location) => {
-                crate::signature::public_key(key)
+                preflight_engine::pin::public_key(key)
                     .map_err(|err| invalid(format!("policy `{}`: {err}", entry.source)))?;
                 let location = location.as_ref().map(|location| {
                     if location.starts_with("https://") || location.starts_with("http://") {
                         location.clone()
                     } else {
-                        loaded.base().join(location).display().to_string()
+                        base.join(location).display().to_string()
                     }
                 });
-                Some(crate::signature::SignaturePin {
+                Some(SignatureConfig {
                     public_key: key.clone(),
-                    signature: location,
-                    pinned_by: file.clone(),
+                    location,
                 })
             }
         };
-        if entry.source == gate_source {
-            gate.settings = settings;
-            gate.enforce = entry.enforce;
-            gate.pin.version = entry.version.clone();
-            if let Some(sha256) = &entry.sha256 {
-                gate.pin.sha256.push((sha256.clone(), file.clone()));
-            }
-            provenance.insert("gate.settings".to_owned(), format!("{file} [[policy]]"));
-            continue;
-        }
-        let source = match entry.source.strip_prefix("builtin:") {
-            Some(name) => PolicySource::Builtin(name.to_owned()),
-            None if entry.source.starts_with("https://") || entry.source.starts_with("http://") => {
-                PolicySource::Remote(entry.source.clone())
-            }
-            None if entry.source.starts_with(crate::oci::SCHEME) => {
-                crate::oci::parse(&entry.source).map_err(invalid)?;
-                PolicySource::Remote(entry.source.clone())
-            }
-            None => PolicySource::File(loaded.base().join(&entry.source)),
-        };
-        let mut pin = crate::evaluate::Pin {
-            version: entry.version.clone(),
-            signature,
-            ..crate::evaluate::Pin::default()
-        };
-        if let Some(sha256) = &entry.sha256 {
-            pin.sha256.push((sha256.clone(), file.clone()));
-        }
-        others.push(PolicySpec {
+        let mut spec = PolicySpec {
             source,
             settings,
             enforce: entry.enforce,
-            pin,
-        });
+            sha256: Vec::new(),
+            version: entry.version.clone(),
+            signature,
+            locked: false,
+            pinned_by: file.clone(),
+        };
+        if let Some(sha256) = &entry.sha256 {
+            spec.sha256.push((sha256.clone(), file.clone()));
+        }
+        if spec.source == gate.source {
+            gate = spec;
+            provenance.insert("gate.settings".to_owned(), format!("{file} [[policy]]"));
+            continue;
+        }
+        others.push(spec);
     }
 
     // The mode: the flag wins over the file; the file's [gate].mode or top-level mode.
     let mode_origin = if let Some(mode) = args.mode {
         set_mode(&mut gate.settings, mode.as_str());
         "--mode".to_owned()
-    } else if let Some(mode) = config.mode {
-        set_mode(&mut gate.settings, mode.as_str());
+    } else if let Some(mode) = &config.mode {
+        set_mode(&mut gate.settings, mode);
         file.clone()
     } else if gate.settings.get("mode").is_some() && config.gate.is_some() {
         format!("{file} [gate]")
@@ -295,40 +325,27 @@ fn specs(
 
     let mut specs = vec![gate];
     specs.extend(others);
-    specs.extend(args.policy.iter().map(|path| PolicySpec {
-        source: PolicySource::File(path.clone()),
-        settings: json!({}),
-        enforce: true,
-        pin: crate::evaluate::Pin::default(),
-    }));
+    specs.extend(
+        args.policy
+            .iter()
+            .map(|path| PolicySpec::new(PolicySource::File(path.clone()))),
+    );
     Ok(specs)
-}
-
-/// The configured source string of a spec, as the lock file records it.
-pub fn lock_source(spec: &PolicySpec, base: &std::path::Path) -> String {
-    match &spec.source {
-        PolicySource::Builtin(name) => format!("builtin:{name}"),
-        PolicySource::Remote(url) => url.clone(),
-        PolicySource::File(path) => path
-            .strip_prefix(base)
-            .unwrap_or(path)
-            .to_string_lossy()
-            .replace('\\', "/"),
-    }
 }
 
 fn apply_lock(
     loaded: &Loaded,
     locked: bool,
-    offline: bool,
     specs: &mut [PolicySpec],
     provenance: &mut BTreeMap<String, String>,
 ) -> Result<(), ConfigError> {
-    let path = loaded.base().join(crate::lock::FILE_NAME);
-    let lock = crate::lock::LockFile::load(&path).map_err(|err| ConfigError::Invalid {
-        path: path.clone(),
-        message: err.to_string(),
-    })?;
+    let base = loaded.base();
+    let path = base.join(preflight_sources::lock::FILE_NAME);
+    let lock =
+        preflight_sources::lock::LockFile::load(&path).map_err(|err| ConfigError::Invalid {
+            path: path.clone(),
+            message: err.to_string(),
+        })?;
     if locked && lock.is_none() {
         return Err(ConfigError::Invalid {
             path,
@@ -339,14 +356,11 @@ fn apply_lock(
         provenance.insert("lock".to_owned(), path.display().to_string());
     }
     for spec in specs.iter_mut() {
-        spec.pin.locked = locked;
-        spec.pin.offline = offline;
         if let Some(entry) = lock
             .as_ref()
-            .and_then(|l| l.find(&lock_source(spec, &loaded.base())))
+            .and_then(|l| l.find(&spec.source.lock_key(&base)))
         {
-            spec.pin
-                .sha256
+            spec.sha256
                 .push((entry.sha256.clone(), path.display().to_string()));
         }
     }
@@ -357,4 +371,9 @@ fn set_mode(settings: &mut Value, mode: &str) {
     if let Value::Object(map) = settings {
         map.insert("mode".to_owned(), json!(mode));
     }
+}
+
+/// The lock file next to a config (or in the working directory without one).
+pub fn lock_path(base: &Path) -> PathBuf {
+    base.join(preflight_sources::lock::FILE_NAME)
 }

@@ -20,13 +20,24 @@ fn main() -> ExitCode {
             None => options.build(),
         })
     }));
+    // The one async runtime, owned here: fetching modules, Prometheus, signals.
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            preflight::diagnostic::error(&format!("cannot start the async runtime: {err}"));
+            return ExitCode::Error;
+        }
+    };
     match &cli.command {
-        Command::Run(args) => commands::run::run(args),
+        Command::Run(args) => commands::run::run(&rt, args),
         Command::Facts(args) => commands::facts::facts(args),
         Command::Init(args) => commands::init::init(args),
-        Command::Canary(args) => commands::canary::canary(args),
-        Command::Test(args) => commands::test::test(args),
-        Command::Policy(args) => commands::policy::policy(args),
+        Command::Canary(args) => commands::canary::canary(&rt, args),
+        Command::Test(args) => commands::test::test(&rt, args),
+        Command::Policy(args) => commands::policy::policy(&rt, args),
         Command::Cache(args) => commands::cache::cache(args),
         Command::Schema(args) => commands::schema::schema(args),
     }

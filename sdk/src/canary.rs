@@ -34,6 +34,10 @@ pub enum MetricKind {
     Compare,
     /// Canary against absolute bounds.
     Threshold,
+    /// A kind this SDK does not know (written by a newer host).
+    #[serde(other)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    Unknown,
 }
 
 /// Which change of a metric is bad.
@@ -47,6 +51,10 @@ pub enum Direction {
     Decrease,
     /// Either change is bad.
     Either,
+    /// A direction this SDK does not know (written by a newer host); judge it as `either`.
+    #[serde(other)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    Unknown,
 }
 
 /// A metric's definition and data.
@@ -181,4 +189,136 @@ impl schemars::JsonSchema for Sample {
             "anyOf": [{ "type": "number" }, { "enum": ["NaN", "+Inf", "-Inf"] }]
         })
     }
+}
+
+/// A metric's label, as the judge gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Label {
+    /// No meaningful change, or a change within what is allowed.
+    Pass,
+    /// The canary is significantly higher.
+    High,
+    /// The canary is significantly lower.
+    Low,
+    /// Not enough data to judge.
+    NoData,
+    /// The data could not be fetched or judged.
+    Error,
+    /// A label this SDK does not know (written by a newer judge).
+    #[serde(other)]
+    Unknown,
+}
+
+impl Label {
+    /// `Pass`, `High`, `Low`, `NoData`, `Error` or `Unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Pass => "Pass",
+            Label::High => "High",
+            Label::Low => "Low",
+            Label::NoData => "NoData",
+            Label::Error => "Error",
+            Label::Unknown => "Unknown",
+        }
+    }
+
+    /// Whether the metric has a verdict (Pass, High, Low) rather than no data or an error.
+    pub fn has_verdict(self) -> bool {
+        matches!(self, Label::Pass | Label::High | Label::Low)
+    }
+}
+
+/// One metric's result, explained: what the judge puts in `details.metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricResult {
+    /// The metric.
+    pub name: String,
+    /// `compare` or `threshold`.
+    pub kind: MetricKind,
+    /// The label.
+    pub label: Label,
+    /// Why, with the numbers.
+    pub reason: String,
+    /// The rule that produced the label.
+    pub rule: String,
+    /// Critical metric.
+    pub critical: bool,
+    /// Must have data.
+    pub must_have_data: bool,
+    /// Weight in the score.
+    pub weight: f64,
+    /// Baseline summary.
+    pub baseline: Option<crate::stats::Summary>,
+    /// Canary summary.
+    pub canary: Option<crate::stats::Summary>,
+    /// Canary mean − baseline mean.
+    pub delta: Option<f64>,
+    /// Canary mean / baseline mean (`null` in JSON when infinite: see `ratio_text`).
+    pub ratio: Option<f64>,
+    /// The ratio as text (`"+Inf"` for a zero baseline).
+    pub ratio_text: Option<String>,
+    /// Two-sided Mann-Whitney p-value.
+    pub p_value: Option<f64>,
+    /// Hodges-Lehmann shift of canary over baseline, with its interval.
+    pub hodges_lehmann: Option<crate::stats::Shift>,
+    /// The effect tolerance, `effect_fraction·|HL|`.
+    pub tolerance: Option<f64>,
+    /// Values dropped as NaN or infinite: (baseline, canary).
+    pub dropped: (usize, usize),
+}
+
+/// The analysis verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Verdict {
+    /// Promote.
+    Pass,
+    /// Promote with care.
+    Marginal,
+    /// Roll back.
+    Fail,
+}
+
+/// The judge's pass and marginal thresholds on the score.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ScoreThresholds {
+    /// PASS at or above this score.
+    pub pass: f64,
+    /// MARGINAL at or above this score, below `pass`.
+    pub marginal: f64,
+}
+
+/// How many metrics got each label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LabelCounts {
+    /// Pass.
+    pub pass: usize,
+    /// High.
+    pub high: usize,
+    /// Low.
+    pub low: usize,
+    /// NoData.
+    pub nodata: usize,
+    /// Error.
+    pub error: usize,
+}
+
+/// The canary judge's `details`: the verdict, the score and every metric's result. The judge
+/// writes it and the host reads it (for the diff report) through this one type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Judgement {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The weighted share of Pass among metrics with a verdict, 0 to 100.
+    pub score: f64,
+    /// The score thresholds.
+    pub thresholds: ScoreThresholds,
+    /// The confidence of the Hodges-Lehmann interval.
+    pub confidence: f64,
+    /// The fewest values a side needs.
+    pub min_points: usize,
+    /// How many metrics got each label.
+    pub counts: LabelCounts,
+    /// Every metric's result.
+    pub metrics: Vec<MetricResult>,
 }

@@ -2,8 +2,10 @@
 //!
 //! The host checks every fact set against `schemas/facts.schema.json` (generated from these
 //! types) before any policy sees it, and that schema rejects unknown fields. Inside a policy the
-//! same types ignore fields they do not know, so a policy built with this SDK keeps working when
-//! a newer host adds a section.
+//! same types ignore fields they do not know, and every enum has an `Unknown` value for values
+//! it does not know, so a policy built with this SDK keeps working when a newer host adds a
+//! section, a category or a severity. (`Unknown` is never in the schema: the host only writes
+//! values it knows.)
 
 use serde::{Deserialize, Serialize};
 
@@ -142,6 +144,11 @@ pub enum Category {
     Lint,
     /// An insecure configuration (IaC, Dockerfile, Kubernetes).
     Misconfiguration,
+    /// A category this SDK does not know (written by a newer host). Policies should treat it
+    /// at least as strictly as a vulnerability.
+    #[serde(other)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    Unknown,
 }
 
 impl Category {
@@ -160,6 +167,7 @@ impl Category {
             Category::Secret => "secret",
             Category::Lint => "lint",
             Category::Misconfiguration => "misconfiguration",
+            Category::Unknown => "unknown",
         }
     }
 }
@@ -179,10 +187,15 @@ pub enum Severity {
     High,
     /// Critical.
     Critical,
+    /// A severity this SDK does not know (written by a newer host). It ranks above critical, so
+    /// a policy that does not know it fails closed on it.
+    #[serde(other)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    Unknown,
 }
 
 impl Severity {
-    /// Every severity, most severe first.
+    /// Every known severity, most severe first.
     pub const ALL: [Severity; 5] = [
         Severity::Critical,
         Severity::High,
@@ -199,6 +212,7 @@ impl Severity {
             Severity::Medium => "medium",
             Severity::Low => "low",
             Severity::Info => "info",
+            Severity::Unknown => "unknown",
         }
     }
 }
@@ -235,10 +249,10 @@ impl SeverityCounts {
         self.total += 1;
     }
 
-    /// The count at one severity.
+    /// The count at one severity (an unknown severity is counted as critical).
     pub fn get(&self, severity: Severity) -> u64 {
         match severity {
-            Severity::Critical => self.critical,
+            Severity::Critical | Severity::Unknown => self.critical,
             Severity::High => self.high,
             Severity::Medium => self.medium,
             Severity::Low => self.low,
@@ -257,7 +271,7 @@ impl SeverityCounts {
 
     fn slot(&mut self, severity: Severity) -> &mut u64 {
         match severity {
-            Severity::Critical => &mut self.critical,
+            Severity::Critical | Severity::Unknown => &mut self.critical,
             Severity::High => &mut self.high,
             Severity::Medium => &mut self.medium,
             Severity::Low => &mut self.low,
@@ -299,10 +313,10 @@ impl FindingCounts {
         counts
     }
 
-    /// The counts of one category.
+    /// The counts of one category (an unknown category is counted with vulnerabilities).
     pub fn category(&self, category: Category) -> &SeverityCounts {
         match category {
-            Category::Vulnerability => &self.vulnerability,
+            Category::Vulnerability | Category::Unknown => &self.vulnerability,
             Category::Secret => &self.secret,
             Category::Lint => &self.lint,
             Category::Misconfiguration => &self.misconfiguration,
@@ -311,7 +325,7 @@ impl FindingCounts {
 
     fn category_mut(&mut self, category: Category) -> &mut SeverityCounts {
         match category {
-            Category::Vulnerability => &mut self.vulnerability,
+            Category::Vulnerability | Category::Unknown => &mut self.vulnerability,
             Category::Secret => &mut self.secret,
             Category::Lint => &mut self.lint,
             Category::Misconfiguration => &mut self.misconfiguration,
@@ -473,6 +487,10 @@ pub enum GateVerdict {
     Pass,
     /// The gate failed.
     Fail,
+    /// A verdict this SDK does not know (written by a newer host): never a pass.
+    #[serde(other)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    Unknown,
 }
 
 impl GateVerdict {
@@ -481,6 +499,7 @@ impl GateVerdict {
         match self {
             GateVerdict::Pass => "PASS",
             GateVerdict::Fail => "FAIL",
+            GateVerdict::Unknown => "UNKNOWN",
         }
     }
 }
@@ -496,6 +515,11 @@ pub enum Complexity {
     Medium,
     /// Large or cross-cutting change.
     High,
+    /// A complexity this SDK does not know (written by a newer host); policies should treat
+    /// it as `high`.
+    #[serde(other)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    Unknown,
 }
 
 impl Complexity {
@@ -505,6 +529,7 @@ impl Complexity {
             Complexity::Low => "low",
             Complexity::Medium => "medium",
             Complexity::High => "high",
+            Complexity::Unknown => "unknown",
         }
     }
 }

@@ -3,14 +3,31 @@
 
 use crate::policy::{Decision, Issue, PolicyInput, PolicyOutput};
 
-/// Copies a `&str` into a byte array of its exact length, at compile time, so the metadata JSON
-/// can be placed in a custom section.
-pub const fn to_array<const N: usize>(text: &str) -> [u8; N] {
-    let bytes = text.as_bytes();
-    let mut out = [0u8; N];
+/// The total length of `parts`, at compile time: the size of the metadata section.
+pub const fn concat_len(parts: &[&str]) -> usize {
+    let mut total = 0;
     let mut i = 0;
-    while i < N && i < bytes.len() {
-        out[i] = bytes[i];
+    while i < parts.len() {
+        total += parts[i].len();
+        i += 1;
+    }
+    total
+}
+
+/// `parts` joined into a byte array of exactly `N` bytes, at compile time, so the metadata
+/// JSON can be placed in a custom section.
+pub const fn concat<const N: usize>(parts: &[&str]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let mut at = 0;
+    let mut i = 0;
+    while i < parts.len() {
+        let bytes = parts[i].as_bytes();
+        let mut j = 0;
+        while j < bytes.len() && at < N {
+            out[at] = bytes[j];
+            at += 1;
+            j += 1;
+        }
         i += 1;
     }
     out
@@ -23,13 +40,28 @@ pub const fn is_plain_json_string(text: &str) -> bool {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        if b == b'"' || b == b'\\' || b < 0x20 {
+        if b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f {
             return false;
         }
         i += 1;
     }
     true
 }
+
+/// Whether `text` starts (after whitespace) with `{`: a cheap compile-time check that a schema
+/// pasted into the metadata is a JSON object. The host parses and checks it when it loads the
+/// module, and each policy's tests parse it natively.
+pub const fn looks_like_object(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i < bytes.len() && bytes[i] == b'{'
+}
+
+/// The ABI version as it is written in the metadata JSON.
+pub const ABI_VERSION_TEXT: &str = "1";
 
 /// Runs one evaluation on raw bytes: parse the input, call the policy, serialize the output.
 ///
@@ -93,9 +125,7 @@ mod wasm {
             unsafe { std::slice::from_raw_parts(ptr as usize as *const u8, len) }
         };
         let output = std::mem::ManuallyDrop::new(evaluate_bytes(input, policy));
-        let out_ptr = output.as_ptr() as usize as u64;
-        let out_len = output.len() as u64;
-        ((out_ptr << 32) | (out_len & 0xffff_ffff)) as i64
+        crate::abi::pack(output.as_ptr() as usize as u32, output.len() as u32)
     }
 }
 
@@ -124,39 +154,85 @@ pub fn check_policy_function<O: serde::Serialize>(_: fn(PolicyInput) -> O) {}
 ///     description: "GO when readiness is at least 8",
 ///     evaluate: evaluate,
 /// }
+///
+/// // The metadata the module carries, also available natively:
+/// let metadata: preflight_sdk::PolicyMetadata =
+///     serde_json::from_slice(PREFLIGHT_METADATA).unwrap();
+/// assert_eq!(metadata.name, "readiness-only");
 /// ```
 ///
-/// The version is the crate's `CARGO_PKG_VERSION`. Built for `wasm32-unknown-unknown` as a
-/// `cdylib`, the module exports `memory`, `preflight_alloc` and `preflight_evaluate` and carries
-/// the `preflight.policy` custom section. Natively the macro only checks the metadata strings, so
-/// the same crate unit-tests as plain Rust.
+/// Optional, in this order after `evaluate`: `settings_schema: include_str!("settings.schema.json")`
+/// (a JSON Schema the host checks the policy's settings against before evaluating it) and
+/// `min_host_version: "0.2.0"` (the oldest host that may run the policy).
+///
+/// The version is the crate's `CARGO_PKG_VERSION`. The name must follow
+/// [`abi::is_valid_name`](crate::abi::is_valid_name), checked at compile time. Built for
+/// `wasm32-unknown-unknown` as a `cdylib`, the module exports `memory`, `preflight_alloc` and
+/// `preflight_evaluate` and carries the `preflight.policy` custom section. Natively the macro
+/// only checks the metadata and defines `PREFLIGHT_METADATA`, so the same crate unit-tests as
+/// plain Rust.
 #[macro_export]
 macro_rules! export_policy {
-    (name: $name:literal, description: $description:literal, evaluate: $evaluate:path $(,)?) => {
+    (
+        name: $name:literal,
+        description: $description:literal,
+        evaluate: $evaluate:path
+        $(, settings_schema: $schema:expr)?
+        $(, min_host_version: $min_host:literal)?
+        $(,)?
+    ) => {
+        /// The JSON metadata this policy carries in its `preflight.policy` custom section.
+        pub const PREFLIGHT_METADATA: &[u8] = &__PREFLIGHT_METADATA_BYTES;
+
+        const __PREFLIGHT_METADATA_PARTS: &[&str] = &[
+            "{\"name\":\"",
+            $name,
+            "\",\"version\":\"",
+            env!("CARGO_PKG_VERSION"),
+            "\",\"abi\":",
+            $crate::guest::ABI_VERSION_TEXT,
+            ",\"description\":\"",
+            $description,
+            "\""
+            $(, ",\"settings_schema\":", $schema)?
+            $(, ",\"min_host_version\":\"", $min_host, "\"")?
+            ,"}",
+        ];
+        const __PREFLIGHT_METADATA_LEN: usize =
+            $crate::guest::concat_len(__PREFLIGHT_METADATA_PARTS);
+        const __PREFLIGHT_METADATA_BYTES: [u8; __PREFLIGHT_METADATA_LEN] =
+            $crate::guest::concat(__PREFLIGHT_METADATA_PARTS);
+
         const _: () = {
-            const METADATA: &str = concat!(
-                "{\"name\":\"",
-                $name,
-                "\",\"version\":\"",
-                env!("CARGO_PKG_VERSION"),
-                "\",\"abi\":1,\"description\":\"",
-                $description,
-                "\"}"
+            assert!(
+                $crate::abi::is_valid_name($name),
+                "policy names are 1 to 64 lowercase letters, digits and `-`, starting with a letter"
             );
             assert!(
-                $crate::guest::is_plain_json_string($name)
-                    && $crate::guest::is_plain_json_string($description),
-                "policy name and description must not contain quotes, backslashes or control characters"
+                $crate::guest::is_plain_json_string($description),
+                "the policy description must not contain quotes, backslashes or control characters"
             );
+            $(assert!(
+                $crate::guest::looks_like_object($schema),
+                "settings_schema must be a JSON object"
+            );)?
+            $(assert!(
+                $crate::guest::is_plain_json_string($min_host),
+                "min_host_version must be a plain version string"
+            );)?
             #[allow(dead_code, reason = "only checks the policy function's type")]
             fn check_policy_function() {
                 $crate::guest::check_policy_function($evaluate);
             }
 
+            // Attributes take literals only: the section name and export names below are
+            // `abi::SECTION`, `abi::EXPORT_ALLOC` and `abi::EXPORT_EVALUATE`, which the host
+            // checks every module against; the end-to-end tests load modules built from this
+            // macro through it.
             #[cfg(target_arch = "wasm32")]
             #[unsafe(link_section = "preflight.policy")]
             #[used]
-            static METADATA_SECTION: [u8; METADATA.len()] = $crate::guest::to_array(METADATA);
+            static METADATA_SECTION: [u8; __PREFLIGHT_METADATA_LEN] = __PREFLIGHT_METADATA_BYTES;
 
             #[cfg(target_arch = "wasm32")]
             #[unsafe(no_mangle)]
@@ -171,4 +247,23 @@ macro_rules! export_policy {
             }
         };
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_abi_version_text_is_the_abi_version() {
+        assert_eq!(ABI_VERSION_TEXT, crate::abi::VERSION.to_string());
+    }
+
+    #[test]
+    fn metadata_is_joined_at_compile_time() {
+        const PARTS: &[&str] = &["{\"a\":", "1", "}"];
+        const BYTES: [u8; concat_len(PARTS)] = concat(PARTS);
+        assert_eq!(&BYTES, br#"{"a":1}"#);
+        assert!(looks_like_object("  {}"));
+        assert!(!looks_like_object("[]"));
+    }
 }

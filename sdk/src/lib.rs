@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+pub mod abi;
 pub mod canary;
 pub mod facts;
 pub mod guest;
@@ -9,7 +10,7 @@ pub mod policy;
 #[cfg(feature = "schema")]
 pub mod schema_support;
 pub mod stats;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(feature = "testing", not(target_arch = "wasm32")))]
 pub mod testing;
 
 pub use facts::FactSet;

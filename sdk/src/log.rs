@@ -3,41 +3,7 @@
 //! never on the stdout of a report. Natively (in `cargo test`), lines are kept per thread and
 //! can be read with [`take`].
 
-/// How important a log line is. The numbers are the ABI's `level` argument.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[repr(i32)]
-pub enum Level {
-    /// Something went wrong inside the policy.
-    Error = 0,
-    /// Something looks wrong.
-    Warn = 1,
-    /// Normal progress.
-    Info = 2,
-    /// Detail for policy authors.
-    Debug = 3,
-}
-
-impl Level {
-    /// The level for an ABI number; unknown numbers are `Debug`.
-    pub fn from_abi(level: i32) -> Level {
-        match level {
-            0 => Level::Error,
-            1 => Level::Warn,
-            2 => Level::Info,
-            _ => Level::Debug,
-        }
-    }
-
-    /// `error`, `warn`, `info` or `debug`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Error => "error",
-            Level::Warn => "warn",
-            Level::Info => "info",
-            Level::Debug => "debug",
-        }
-    }
-}
+pub use crate::abi::Level;
 
 /// Writes one log line. Prefer the [`log!`](crate::log!) macro.
 pub fn write(level: Level, message: &str) {
@@ -53,6 +19,8 @@ pub fn take() -> Vec<(Level, String)> {
 mod imp {
     use super::Level;
 
+    // The names are `crate::abi::IMPORT_MODULE` and `crate::abi::IMPORT_LOG`; attributes take
+    // literals only, so `abi::tests` checks these against the constants.
     #[link(wasm_import_module = "preflight")]
     unsafe extern "C" {
         #[link_name = "log"]

@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 
 use crate::facts::FactSet;
 
-/// The ABI version this SDK implements. See `docs/abi.md`.
-pub const ABI_VERSION: u32 = 1;
+/// The ABI version this SDK implements. See `docs/abi.md` and [`crate::abi`].
+pub const ABI_VERSION: u32 = crate::abi::VERSION;
 
 /// The bytes a policy receives: the fact set and the policy's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -209,7 +209,8 @@ impl PolicyOutput {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PolicyMetadata {
-    /// Policy name: lowercase letters, digits and `-`.
+    /// Policy name: 1 to 64 lowercase letters, digits and `-`, starting with a letter
+    /// ([`crate::abi::is_valid_name`]).
     pub name: String,
     /// Semantic version of the policy.
     pub version: String,
@@ -221,4 +222,12 @@ pub struct PolicyMetadata {
     /// Oldest preflight host the policy runs on, when it needs newer host behaviour.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_host_version: Option<String>,
+    /// A JSON Schema the policy's settings must match; the host checks the settings against it
+    /// before the policy runs, and `preflight policy lock` when it pins the policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema_support::object")
+    )]
+    pub settings_schema: Option<Value>,
 }

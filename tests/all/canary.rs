@@ -422,21 +422,21 @@ fn record_and_replay_without_prometheus() {
 
 /// The `canary` section as `canary analyze` builds it, through the library.
 fn fetch_section(port: u16, job: &str) -> Value {
-    let options = preflight::prometheus::Options::new(format!("http://127.0.0.1:{port}"));
-    let client = preflight::prometheus::Client::new(options).unwrap();
+    let options = preflight_canary::prometheus::Options::new(format!("http://127.0.0.1:{port}"));
+    let client = preflight_canary::prometheus::Client::new(options).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let window = preflight::canary::Window {
+    let window = preflight_canary::Window {
         start: (END - 600) as f64,
         end: END as f64,
         step: 10.0,
     };
-    let section = runtime.block_on(preflight::canary::collect(
+    let section = runtime.block_on(preflight_canary::collect(
         &client,
         "test",
-        &preflight::canary::default_metrics(),
+        &preflight_canary::default_metrics(),
         &format!("job=\"{job}\",track=\"baseline\""),
         &format!("job=\"{job}\",track=\"canary\""),
         window,

@@ -1,7 +1,7 @@
 //! The policy's decision cases, run as wasm through the host: the same files `cargo test -p
 //! preflight-gate` runs natively.
 
-use preflight::{evaluate, facts};
+use preflight_engine::facts;
 use preflight_sdk::testing::Case;
 
 use crate::support::{builtin, repo, runtime, test_limits};
@@ -26,8 +26,8 @@ fn run_builtin_cases(name: &str, at_least: usize) {
         let facts = facts::from_value(case.facts().clone()).unwrap_or_else(|err| {
             panic!("{}: facts do not match the schema: {err}", path.display())
         });
-        let loaded = builtin(&runtime, name, case.settings.clone());
-        let (result, _logs) = evaluate::run_one(&runtime, &loaded, &facts);
+        let entry = builtin(&runtime, name, case.settings.clone());
+        let (result, _logs) = runtime.evaluate_entry(&entry, &facts);
         let problems = match &result.error {
             Some(error) => case.check_error(error),
             None => {

@@ -1,6 +1,6 @@
 //! The built binary on the examples: decisions, exit codes, files.
 
-use preflight::schema::{self, SchemaKind};
+use preflight_engine::schema::{self, SchemaKind};
 use serde_json::{Value, json};
 
 use crate::support::{preflight, repo, returning, run, temp_file};
@@ -52,7 +52,10 @@ fn seed_example_reproduces_the_seed_report() {
     assert_eq!(policy["version"], "1.0.0");
     assert_eq!(policy["source"], "builtin:preflight-gate");
     let dist = std::fs::read(repo().join("policies/dist/preflight-gate.wasm")).unwrap();
-    assert_eq!(policy["sha256"], preflight::sandbox::sha256_hex(&dist));
+    assert_eq!(
+        policy["sha256"],
+        preflight_engine::sandbox::sha256_hex(&dist)
+    );
 }
 
 #[test]
@@ -203,7 +206,7 @@ fn extra_policy_module_joins_the_run() {
     assert_eq!(report["policies"][1]["name"], "second-opinion");
     assert_eq!(
         report["policies"][1]["sha256"],
-        preflight::sandbox::sha256_hex(&bytes)
+        preflight_engine::sandbox::sha256_hex(&bytes)
     );
     assert!(
         report["warnings"]

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use preflight::facts::coverage::{self, CoverageInput};
-use preflight::facts::input::CollectError;
-use preflight::facts::junit;
-use preflight::facts::security::{self, SecurityInputs};
+use preflight_collectors::coverage::{self, CoverageInput};
+use preflight_collectors::input::CollectError;
+use preflight_collectors::junit;
+use preflight_collectors::security::{self, SecurityInputs};
 use preflight_sdk::facts::{FindingCounts, Security, SeverityCounts};
 
 use crate::support::repo;
@@ -359,19 +359,19 @@ fn checklists_score_ten_times_done_over_total() {
         "# DoD\n- [x] tests\n- [x] docs\n- [ ] runbook\n- [x] review\n",
     )
     .unwrap();
-    let source = preflight::facts::checklist::ScoreSource::Checklist {
+    let source = preflight_collectors::checklist::ScoreSource::Checklist {
         checklist: "dod.md".into(),
         sections: Default::default(),
     };
-    let score = preflight::facts::checklist::score(dir.path(), "readiness", &source).unwrap();
+    let score = preflight_collectors::checklist::score(dir.path(), "readiness", &source).unwrap();
     assert_eq!(score.value, 7.5);
     assert_eq!(score.checklist.unwrap().open_items, ["runbook"]);
     std::fs::write(dir.path().join("empty.md"), "# nothing to check\n").unwrap();
-    let source = preflight::facts::checklist::ScoreSource::Checklist {
+    let source = preflight_collectors::checklist::ScoreSource::Checklist {
         checklist: "empty.md".into(),
         sections: Default::default(),
     };
-    assert!(preflight::facts::checklist::score(dir.path(), "readiness", &source).is_err());
+    assert!(preflight_collectors::checklist::score(dir.path(), "readiness", &source).is_err());
 }
 
 #[test]
@@ -383,11 +383,11 @@ fn json_pointer_score() {
     )
     .unwrap();
     let read = |pointer: &str| {
-        let source = preflight::facts::checklist::ScoreSource::Json {
+        let source = preflight_collectors::checklist::ScoreSource::Json {
             json: "q.json".into(),
             pointer: pointer.into(),
         };
-        preflight::facts::checklist::score(dir.path(), "readiness", &source)
+        preflight_collectors::checklist::score(dir.path(), "readiness", &source)
     };
     assert_eq!(read("/quality/readiness").unwrap().value, 6.5);
     assert!(

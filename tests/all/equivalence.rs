@@ -48,9 +48,11 @@ fn seed_and_python_service_decide_as_before_the_split() {
         "--facts",
         "examples/seed/facts.json",
     ]));
-    let python = run(preflight()
-        .current_dir(repo())
-        .args(["run", "--config", "examples/python-service/preflight.toml"]));
+    let python = run(preflight().current_dir(repo()).args([
+        "run",
+        "--config",
+        "examples/python-service/preflight.toml",
+    ]));
     for (name, (code, stdout, stderr)) in [("seed", seed), ("python-service", python)] {
         assert_eq!(code, 0, "{name}: {stderr}");
         let report: Value = serde_json::from_str(&stdout).unwrap();

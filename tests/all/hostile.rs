@@ -2,11 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use preflight::evaluate::{self, PolicySource, PolicySpec};
-use preflight::facts;
-use preflight::report::PolicyResult;
-use preflight::sandbox::{Limits, PolicyError};
+use preflight::inputs::PolicySpec;
+use preflight_engine::{Limits, PolicyError, PolicyResult, facts};
 use preflight_sdk::Decision;
+use preflight_sources::{Fetcher, PolicySource};
 use serde_json::json;
 
 use crate::support::{
@@ -45,16 +44,14 @@ fn result_of(bytes: &[u8]) -> PolicyResult {
     let runtime = runtime(test_limits());
     let (_dir, path) = temp_file("hostile.wasm", bytes);
     let facts = facts::from_value(seed_facts()).unwrap();
-    let spec = PolicySpec {
-        source: PolicySource::File(path),
-        settings: json!({}),
-        enforce: true,
-        pin: preflight::evaluate::Pin::default(),
-    };
-    match evaluate::load(&runtime, &spec) {
-        Ok(loaded) => evaluate::run_one(&runtime, &loaded, &facts).0,
-        Err(failure) => evaluate::failed_load(&failure, true),
-    }
+    let spec = PolicySpec::new(PolicySource::File(path));
+    let fetcher = Fetcher::new().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (entry, _) = rt.block_on(preflight::load::entry(&runtime, &fetcher, &spec));
+    runtime.evaluate_entry(&entry, &facts).0
 }
 
 /// Asserts the policy's result is NO_GO with one blocking issue `id`.
@@ -497,7 +494,7 @@ fn logs_reach_the_host_and_are_capped() {
     let bytes = module(&body, Some(&metadata("chatty")));
     // Room for exactly ten lines, each counted with its overhead.
     let runtime = runtime(Limits {
-        log_bytes: 10 * (1000 + preflight::sandbox::LOG_LINE_OVERHEAD),
+        log_bytes: 10 * (1000 + preflight_engine::sandbox::LOG_LINE_OVERHEAD),
         ..test_limits()
     });
     let policy = runtime.load("chatty.wasm", &bytes).unwrap();

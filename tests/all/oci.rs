@@ -92,7 +92,7 @@ fn push(bytes: &[u8], reference: &str) -> String {
     assert!(
         stdout.contains(&format!(
             "module sha256: {}",
-            preflight::sandbox::sha256_hex(bytes)
+            preflight_engine::sandbox::sha256_hex(bytes)
         )),
         "{stdout}"
     );
@@ -103,7 +103,7 @@ fn push(bytes: &[u8], reference: &str) -> String {
 fn push_then_lock_and_run_by_tag_then_offline() {
     let Some(registry) = registry() else { return };
     let module = returning("oci-rule", GO);
-    let sha = preflight::sandbox::sha256_hex(&module);
+    let sha = preflight_engine::sandbox::sha256_hex(&module);
     let reference = format!("oci://127.0.0.1:{}/policies/oci-rule:1.0.0", registry.port);
     push(&module, &reference);
 
@@ -168,7 +168,7 @@ fn pull_by_digest_survives_the_tag_moving() {
     let home = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = in_dir(project.path(), home.path(), &["policy", "lock"]);
     assert_eq!(code, 0, "{stderr}");
-    let good_sha = preflight::sandbox::sha256_hex(&good);
+    let good_sha = preflight_engine::sandbox::sha256_hex(&good);
     assert!(stdout.contains(&good_sha), "{stdout}");
     let (code, _, stderr) = in_dir(project.path(), home.path(), &["policy", "pull"]);
     assert_eq!(code, 0, "{stderr}");
@@ -199,7 +199,7 @@ fn a_tag_moved_to_other_bytes_is_refused_and_not_stored() {
     let home = tempfile::tempdir().unwrap();
     let (code, _, stderr) = in_dir(project.path(), home.path(), &["policy", "pull"]);
     assert_eq!(code, 2);
-    let evil_sha = preflight::sandbox::sha256_hex(&evil);
+    let evil_sha = preflight_engine::sandbox::sha256_hex(&evil);
     assert!(
         stderr.contains("sha256 mismatch") && stderr.contains(&evil_sha),
         "{stderr}"
@@ -362,7 +362,7 @@ fn signed_oci_modules_verify_online_and_offline() {
     assert_eq!(report["policies"][1]["decision"], "GO_WITH_CAUTION");
 
     // A stored signature that was corrupted is refused, never trusted.
-    let sha = preflight::sandbox::sha256_hex(&module);
+    let sha = preflight_engine::sandbox::sha256_hex(&module);
     let stored = home.path().join(format!("modules/sha256/{sha}.minisig"));
     let text = std::fs::read_to_string(&stored).unwrap();
     assert_eq!(

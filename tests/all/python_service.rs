@@ -4,8 +4,11 @@
 use std::path::PathBuf;
 
 use preflight::commands::run::{self, RunArgs};
+use preflight::emit::OutputArgs;
 use preflight::inputs::InputArgs;
-use preflight::report::{Format, Report, text::Color};
+use preflight::limits::LimitArgs;
+use preflight_engine::Report;
+use preflight_report::{Color, Format, render};
 use serde_json::{Value, json};
 
 use crate::support::{preflight, repo, returning, run};
@@ -321,17 +324,17 @@ fn stable_report() -> Report {
             config: Some(config()),
             ..InputArgs::default()
         },
-        format: Vec::new(),
-        output: Vec::new(),
+        output: OutputArgs::default(),
         dry_run: false,
         verbose: false,
-        timeout_ms: 1000,
-        fuel: preflight::sandbox::Limits::default().fuel,
-        memory_limit: 64,
-        compile_timeout_ms: 10_000,
+        limits: LimitArgs::default(),
         facts_stream: None,
     };
-    let mut report = run::evaluate(&args).report;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut report = run::outcome(&rt, &args).report;
     for policy in &mut report.policies {
         policy.elapsed_ms = 0.0;
         policy.fuel_used = None;
@@ -347,23 +350,23 @@ fn snapshots_of_every_format() {
     let report = stable_report();
     insta::assert_snapshot!(
         "python_service_text",
-        report.render(Format::Text, Color::Off)
+        render(&report, Format::Text, Color::Off)
     );
     insta::assert_snapshot!(
         "python_service_markdown",
-        report.render(Format::Markdown, Color::Off)
+        render(&report, Format::Markdown, Color::Off)
     );
     insta::assert_snapshot!(
         "python_service_junit",
-        report.render(Format::Junit, Color::Off)
+        render(&report, Format::Junit, Color::Off)
     );
     insta::assert_snapshot!(
         "python_service_sarif",
-        report.render(Format::Sarif, Color::Off)
+        render(&report, Format::Sarif, Color::Off)
     );
     insta::assert_snapshot!(
         "python_service_github",
-        report.render(Format::Github, Color::Off)
+        render(&report, Format::Github, Color::Off)
     );
 }
 
@@ -384,14 +387,17 @@ fn snapshots_of_a_blocked_release() {
     report.policies[0].decision = preflight_sdk::Decision::NoGo;
     report
         .blocking_issues
-        .push(preflight::report::ReportIssue::from_issue(
+        .push(preflight_engine::ReportIssue::from_issue(
             "preflight-gate",
             &issue,
         ));
-    insta::assert_snapshot!("blocked_github", report.render(Format::Github, Color::Off));
-    insta::assert_snapshot!("blocked_junit", report.render(Format::Junit, Color::Off));
+    insta::assert_snapshot!(
+        "blocked_github",
+        render(&report, Format::Github, Color::Off)
+    );
+    insta::assert_snapshot!("blocked_junit", render(&report, Format::Junit, Color::Off));
     insta::assert_snapshot!(
         "blocked_markdown",
-        report.render(Format::Markdown, Color::Off)
+        render(&report, Format::Markdown, Color::Off)
     );
 }

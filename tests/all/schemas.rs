@@ -1,6 +1,6 @@
 //! The committed schemas match what the Rust types generate.
 
-use preflight::schema::SchemaKind;
+use preflight_engine::schema::SchemaKind;
 
 use crate::support::repo;
 
@@ -26,5 +26,5 @@ fn the_seed_example_and_reports_validate() {
         &std::fs::read_to_string(repo().join("examples/seed/facts.json")).unwrap(),
     )
     .unwrap();
-    preflight::schema::validate(SchemaKind::Facts, &facts).unwrap();
+    preflight_engine::schema::validate(SchemaKind::Facts, &facts).unwrap();
 }

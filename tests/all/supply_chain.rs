@@ -63,7 +63,8 @@ fn lock_then_locked_run_then_tamper_is_refused() {
         .next()
         .unwrap();
     assert!(
-        message.contains(expected) && message.contains(&preflight::sandbox::sha256_hex(&tampered)),
+        message.contains(expected)
+            && message.contains(&preflight_engine::sandbox::sha256_hex(&tampered)),
         "{message}"
     );
     // Without --locked the lock still applies.
@@ -106,7 +107,7 @@ fn configured_sha256_and_version_pins() {
     assert_eq!(code, 2);
     assert_eq!(report["blocking_issues"][0]["id"], "policy.digest_mismatch");
 
-    let right = preflight::sandbox::sha256_hex(&bytes);
+    let right = preflight_engine::sandbox::sha256_hex(&bytes);
     let dir = project_with_policy(
         &bytes,
         &format!("sha256 = \"{right}\"\nversion = \"^0.1\"\n"),
@@ -366,7 +367,7 @@ fn remote_project(url: &str, pin: Option<&str>) -> tempfile::TempDir {
 fn remote_policies_are_pinned_pulled_and_run_offline() {
     let home = tempfile::tempdir().unwrap();
     let good = returning("remote-rule", GO);
-    let sha = preflight::sandbox::sha256_hex(&good);
+    let sha = preflight_engine::sandbox::sha256_hex(&good);
     let port = serve(good.clone());
     let project = remote_project(
         &format!("http://127.0.0.1:{port}/remote-rule.wasm"),
@@ -417,7 +418,7 @@ fn remote_policies_are_pinned_pulled_and_run_offline() {
 #[test]
 fn a_server_returning_other_bytes_than_the_pin_is_refused() {
     let home = tempfile::tempdir().unwrap();
-    let pinned = preflight::sandbox::sha256_hex(&returning("remote-rule", GO));
+    let pinned = preflight_engine::sandbox::sha256_hex(&returning("remote-rule", GO));
     let evil = returning(
         "remote-rule",
         br#"{"decision":"GO","blocking_issues":[],"warnings":[],"details":{"evil":true}}"#,
@@ -434,7 +435,7 @@ fn a_server_returning_other_bytes_than_the_pin_is_refused() {
     assert_eq!(code, 2);
     assert!(
         stderr.contains("sha256 mismatch")
-            && stderr.contains(&preflight::sandbox::sha256_hex(&evil)),
+            && stderr.contains(&preflight_engine::sandbox::sha256_hex(&evil)),
         "{stderr}"
     );
     let (code, stdout, _) = run(preflight()

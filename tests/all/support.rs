@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::Duration;
 
-use preflight::evaluate::{self, Loaded, PolicySource, PolicySpec};
-use preflight::sandbox::{Limits, Runtime};
+use preflight_engine::{Limits, PolicyEntry, Runtime, builtin as builtins};
 use serde_json::{Value, json};
 
 /// The repository root.
@@ -62,18 +61,10 @@ pub fn test_limits() -> Limits {
     }
 }
 
-/// Loads a built-in policy.
-pub fn builtin(runtime: &Runtime, name: &str, settings: Value) -> Loaded {
-    evaluate::load(
-        runtime,
-        &PolicySpec {
-            source: PolicySource::Builtin(name.into()),
-            settings,
-            enforce: true,
-            pin: preflight::evaluate::Pin::default(),
-        },
-    )
-    .unwrap()
+/// Loads a built-in policy as an enforced entry with `settings`.
+pub fn builtin(runtime: &Runtime, name: &str, settings: Value) -> PolicyEntry {
+    let policy = runtime.load_builtin(builtins::find(name).unwrap()).unwrap();
+    PolicyEntry::loaded(policy, settings)
 }
 
 /// The seed's fact set.

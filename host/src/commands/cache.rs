@@ -1,7 +1,9 @@
 //! `preflight cache`: where compiled modules are kept, and clearing them.
 
+use preflight_engine::sandbox::cache::{self, Cache};
+
+use crate::diagnostic;
 use crate::exit::ExitCode;
-use crate::sandbox::cache::{self, Cache};
 
 /// Arguments of `preflight cache`.
 #[derive(Debug, Clone, clap::Args)]
@@ -23,7 +25,7 @@ pub enum CacheCommand {
 /// `preflight cache`.
 pub fn cache(args: &CacheArgs) -> ExitCode {
     let Some(dir) = cache::default_dir() else {
-        eprintln!("error: no cache folder: set PREFLIGHT_HOME");
+        diagnostic::error("no cache folder: set PREFLIGHT_HOME");
         return ExitCode::Error;
     };
     match args.command {
@@ -37,7 +39,7 @@ pub fn cache(args: &CacheArgs) -> ExitCode {
                 ExitCode::Go
             }
             Err(err) => {
-                eprintln!("error: cannot clear `{}`: {err}", dir.display());
+                diagnostic::error(&format!("cannot clear `{}`: {err}", dir.display()));
                 ExitCode::Error
             }
         },

@@ -9,16 +9,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use preflight_sdk::{Decision, Issue};
 use serde_json::{Value, json};
 
-use crate::canary::{self, Window};
-use crate::commands::run::{self, RunArgs, Target};
-use crate::config;
-use crate::evaluate::{PolicySource, PolicySpec};
+use preflight_canary::{
+    self as canary, Window,
+    prometheus::{self, Client},
+};
+use preflight_engine::{Facts, IssueId, PolicyEntry, ReportIssue, Runtime, failed_report};
+use preflight_report::Format;
+use preflight_sources::PolicySource;
+
+use crate::commands::run::{self, Reporting};
+use crate::emit::{self, Outcome, OutputArgs, Target};
 use crate::exit::ExitCode;
-use crate::facts::{self, Collectors, FactSources, Facts};
-use crate::inputs::{InputArgs, Plan};
-use crate::prometheus::{self, Client};
-use crate::report::{Format, ReportIssue};
-use crate::{builtin, diagnostic, evaluate};
+use crate::inputs::PolicySpec;
+use crate::limits::LimitArgs;
+use crate::{config, diagnostic};
 
 /// Arguments of `preflight canary`.
 #[derive(Debug, Clone, clap::Args)]
@@ -185,12 +189,12 @@ pub struct SourceArgs {
     /// An extra policy module judging the same facts; repeatable.
     #[arg(long = "policy", value_name = "FILE.wasm")]
     pub policy: Vec<PathBuf>,
-    /// Report format, optionally with a file (`json`, `text`, `markdown`, `junit`, ...).
-    #[arg(long = "format", value_name = "FORMAT[=FILE]", value_parser = run::parse_target)]
-    pub format: Vec<Target>,
-    /// Write the report to FILE; paired in order with formats that name no file.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Vec<PathBuf>,
+    /// Where the report goes.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Sandbox limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Where to write the diff report.
     #[arg(
         long,
@@ -363,8 +367,11 @@ struct Setup {
     baseline: String,
     canary: String,
     metrics: Vec<canary::MetricDef>,
-    plan: Plan,
-    run: RunArgs,
+    facts: Vec<PathBuf>,
+    runtime: Runtime,
+    entries: Vec<PolicyEntry>,
+    provenance: std::collections::BTreeMap<String, String>,
+    reporting: Reporting,
 }
 
 fn now() -> f64 {
@@ -373,7 +380,7 @@ fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64().floor())
 }
 
-fn setup(args: &SourceArgs) -> Result<Setup, SetupError> {
+fn setup(rt: &tokio::runtime::Runtime, args: &SourceArgs) -> Result<Setup, SetupError> {
     let loaded = config::load(args.config.as_deref()).map_err(|err| SetupError(err.to_string()))?;
     let section = loaded.config.canary.clone().unwrap_or_default();
     let replay = !args.facts.is_empty();
@@ -417,24 +424,27 @@ fn setup(args: &SourceArgs) -> Result<Setup, SetupError> {
     } else {
         section.metrics.clone()
     };
-    let judge_settings = match &section.judge {
-        Some(settings) => {
-            serde_json::to_value(settings).map_err(|err| SetupError(err.to_string()))?
-        }
-        None => json!({}),
-    };
-    let mut specs = vec![PolicySpec {
-        source: PolicySource::Builtin(builtin::JUDGE.to_owned()),
-        settings: judge_settings,
-        enforce: true,
-        pin: crate::evaluate::Pin::default(),
-    }];
-    specs.extend(args.policy.iter().map(|path| PolicySpec {
-        source: PolicySource::File(path.clone()),
-        settings: json!({}),
-        enforce: true,
-        pin: crate::evaluate::Pin::default(),
-    }));
+    if let Some(metric) = metrics.iter().find(|m| {
+        m.kind == preflight_sdk::canary::MetricKind::Unknown
+            || m.direction == preflight_sdk::canary::Direction::Unknown
+    }) {
+        return Err(SetupError(format!(
+            "[[canary.metric]] `{}`: `kind` is compare or threshold, `direction` increase, decrease or either",
+            metric.name
+        )));
+    }
+    let judge_settings = section
+        .judge
+        .as_ref()
+        .map_or_else(|| json!({}), config::to_json);
+    let mut judge = PolicySpec::new(PolicySource::Builtin(canary::JUDGE.to_owned()));
+    judge.settings = judge_settings;
+    let mut specs = vec![judge];
+    specs.extend(
+        args.policy
+            .iter()
+            .map(|path| PolicySpec::new(PolicySource::File(path.clone()))),
+    );
     let mut provenance = std::collections::BTreeMap::new();
     provenance.insert(
         "config".to_owned(),
@@ -443,52 +453,40 @@ fn setup(args: &SourceArgs) -> Result<Setup, SetupError> {
             .as_ref()
             .map_or_else(|| "none".to_owned(), |p| p.display().to_string()),
     );
-    let plan = Plan {
-        sources: FactSources {
-            files: args.facts.clone(),
-            overrides: Vec::new(),
-            root: PathBuf::from("."),
-            collect: false,
-            collectors: Collectors::default(),
-        },
-        specs,
-        provenance,
-    };
-    let run = run_args(args);
+    let runtime = run::runtime(&args.limits, false).map_err(|err| SetupError(err.to_string()))?;
+    let fetcher = crate::load::fetcher(false).map_err(|err| SetupError(err.to_string()))?;
+    let entries = rt.block_on(crate::load::entries(&runtime, &fetcher, &specs));
     Ok(Setup {
         client,
         prometheus,
         baseline,
         canary: canary_selector,
         metrics,
-        plan,
-        run,
+        facts: args.facts.clone(),
+        runtime,
+        entries,
+        provenance,
+        reporting: Reporting {
+            dry_run: args.dry_run,
+            verbose: args.verbose,
+        },
     })
 }
 
-fn run_args(args: &SourceArgs) -> RunArgs {
-    RunArgs {
-        inputs: InputArgs::default(),
-        format: args.format.clone(),
-        output: args.output.clone(),
-        dry_run: args.dry_run,
-        verbose: args.verbose,
-        timeout_ms: 1000,
-        fuel: crate::sandbox::Limits::default().fuel,
-        memory_limit: 64,
-        compile_timeout_ms: 10_000,
-        facts_stream: None,
-    }
-}
-
 /// One analysis: fetch (or replay), judge, and the outcome with its exit code.
-async fn analyze_once(setup: &Setup, window: Window) -> (run::RunOutcome, Option<Value>) {
-    let gathered: Result<Facts, String> = match &setup.client {
-        None => facts::gather(&setup.plan.sources).map_err(|err| {
-            let message = err.to_string();
-            diagnostic::print(err);
-            message
-        }),
+async fn analyze_once(setup: &Setup, window: Window) -> (Outcome, Option<Value>) {
+    let gathered: Result<Facts, (IssueId, String)> = match &setup.client {
+        None => {
+            let sources = preflight_collectors::FactSources {
+                files: setup.facts.clone(),
+                ..preflight_collectors::FactSources::default()
+            };
+            preflight_collectors::gather(&sources).map_err(|err| {
+                let failure = (err.id(), err.to_string());
+                diagnostic::print(err);
+                failure
+            })
+        }
         Some(client) => {
             let section = canary::collect(
                 client,
@@ -500,23 +498,30 @@ async fn analyze_once(setup: &Setup, window: Window) -> (run::RunOutcome, Option
             )
             .await;
             let value = json!({ "canary": section });
-            facts::from_value(value).map_err(|err| err.to_string())
+            preflight_engine::facts::from_value(value).map_err(|err| (err.id(), err.to_string()))
         }
     };
     let facts = match gathered {
         Ok(facts) => facts,
-        Err(message) => {
-            return (
-                run::RunOutcome {
-                    report: evaluate::failed_report("facts.invalid", message, setup.run.dry_run),
-                    exit: ExitCode::Error,
-                    inputs: Vec::new(),
-                },
-                None,
-            );
+        Err((id, message)) => {
+            return (Outcome::failed(id, message, setup.reporting.dry_run), None);
         }
     };
-    let mut outcome = run::evaluate_facts(&setup.run, &setup.plan, &facts);
+    let plan = crate::inputs::Plan {
+        sources: preflight_collectors::FactSources::default(),
+        specs: Vec::new(),
+        provenance: setup.provenance.clone(),
+        base: PathBuf::from("."),
+        offline: false,
+    };
+    let mut outcome = run::evaluate(
+        &setup.runtime,
+        &setup.entries,
+        &plan,
+        &facts,
+        &setup.reporting,
+        "",
+    );
     let section = facts.value.get("canary").cloned();
     let query_errors: Vec<String> = section
         .as_ref()
@@ -545,45 +550,38 @@ async fn analyze_once(setup: &Setup, window: Window) -> (run::RunOutcome, Option
         .unwrap_or_default();
     if !query_errors.is_empty() {
         for error in &query_errors {
-            crate::diagnostic::error(error);
+            diagnostic::error(error);
         }
         // The data could not be fetched: never a PASS, and a distinct exit code.
         outcome.exit = ExitCode::Error;
         outcome.report.decision = Decision::NoGo;
-        outcome.report.blocking_issues.push(ReportIssue {
-            policy: "preflight".to_owned(),
-            id: "canary.query_failed".to_owned(),
-            message: format!(
+        outcome.report.blocking_issues.push(ReportIssue::new(
+            IssueId::CanaryQueryFailed,
+            format!(
                 "{} Prometheus quer(ies) failed: {}",
                 query_errors.len(),
                 query_errors.join("; ")
             ),
-            locations: Vec::new(),
-        });
+        ));
     }
     (outcome, section)
 }
 
-fn finish(
-    args: &SourceArgs,
-    setup: &Setup,
-    mut outcome: run::RunOutcome,
-    diff: &Value,
-) -> ExitCode {
-    let targets = match setup.run.targets() {
+fn finish(args: &SourceArgs, mut outcome: Outcome, diff: &Value) -> ExitCode {
+    let targets = match args.output.targets() {
         Ok(targets) => targets,
         Err(message) => {
-            crate::diagnostic::error(&message);
+            diagnostic::error(&message);
             return ExitCode::Error;
         }
     };
     outcome.inputs.extend(args.facts.iter().cloned());
-    run::emit(&targets, args.dry_run, &mut outcome);
+    emit::emit(&targets, args.dry_run, &mut outcome);
     if !args.dry_run
         && outcome
             .inputs
             .iter()
-            .any(|input| crate::files::same_file(input, &args.report))
+            .any(|input| preflight_engine::files::same_file(input, &args.report))
     {
         diagnostic::error(&format!(
             "refusing to write the diff report to `{}`: it is an input of this run",
@@ -600,7 +598,8 @@ fn finish(
             .and_then(|()| {
                 let mut text = serde_json::to_string_pretty(diff).unwrap_or_default();
                 text.push('\n');
-                crate::files::write_atomic(&args.report, text.as_bytes()).map_err(|err| err.source)
+                preflight_engine::files::write_atomic(&args.report, text.as_bytes())
+                    .map_err(|err| err.source)
             });
         match written {
             Ok(()) => eprintln!(
@@ -618,16 +617,6 @@ fn finish(
         }
     }
     outcome.exit
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| {
-            diagnostic::error(&format!("cannot start the async runtime: {err}"));
-            ExitCode::Error
-        })
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM, caught from the start of a command to its end: whatever is in
@@ -677,29 +666,26 @@ impl Interrupt {
 }
 
 /// `preflight canary`.
-pub fn canary(args: &CanaryArgs) -> ExitCode {
+pub fn canary(rt: &tokio::runtime::Runtime, args: &CanaryArgs) -> ExitCode {
     match &args.command {
-        CanaryCommand::Analyze(args) => analyze(args),
-        CanaryCommand::Monitor(args) => monitor(args),
+        CanaryCommand::Analyze(args) => analyze(rt, args),
+        CanaryCommand::Monitor(args) => monitor(rt, args),
     }
 }
 
 /// `preflight canary analyze`.
-pub fn analyze(args: &AnalyzeArgs) -> ExitCode {
+pub fn analyze(rt: &tokio::runtime::Runtime, args: &AnalyzeArgs) -> ExitCode {
     let timing = match args.timing() {
         Ok(timing) => timing,
         Err(err) => return setup_failed(&args.source, err),
     };
-    let setup = match setup(&args.source) {
+    // Ctrl-C is caught from here on, through the setup too.
+    let mut interrupt = rt.block_on(async { Interrupt::install() });
+    let setup = match setup(rt, &args.source) {
         Ok(setup) => setup,
         Err(err) => return setup_failed(&args.source, err),
     };
-    let runtime = match runtime() {
-        Ok(runtime) => runtime,
-        Err(code) => return code,
-    };
-    runtime.block_on(async {
-        let mut interrupt = Interrupt::install();
+    rt.block_on(async {
         let (outcome, section) = tokio::select! {
             done = analyze_once(&setup, timing.window) => done,
             () = interrupt.recv() => (
@@ -711,14 +697,16 @@ pub fn analyze(args: &AnalyzeArgs) -> ExitCode {
             ),
         };
         let diff = canary::diff_report(&outcome.report, section.as_ref());
-        finish(&args.source, &setup, outcome, &diff)
+        finish(&args.source, outcome, &diff)
     })
 }
 
 /// The outcome of a command interrupted before any analysis finished.
-fn interrupted(dry_run: bool, message: String) -> run::RunOutcome {
-    run::RunOutcome {
-        report: evaluate::failed_report("canary.interrupted", message, dry_run),
+fn interrupted(dry_run: bool, message: String) -> Outcome {
+    let mut report = failed_report(IssueId::CanaryInterrupted, message);
+    report.dry_run = dry_run;
+    Outcome {
+        report,
         exit: if dry_run {
             ExitCode::Go
         } else {
@@ -728,56 +716,44 @@ fn interrupted(dry_run: bool, message: String) -> run::RunOutcome {
     }
 }
 
-/// Where the report goes, from `--format` and `--output`.
-fn targets(args: &SourceArgs) -> Result<Vec<Target>, String> {
-    RunArgs {
-        format: args.format.clone(),
-        output: args.output.clone(),
-        ..run_args(args)
-    }
-    .targets()
-}
-
 fn setup_failed<E: miette::Diagnostic + Send + Sync + 'static>(
     args: &SourceArgs,
     err: E,
 ) -> ExitCode {
     let message = err.to_string();
     diagnostic::print(err);
-    let mut outcome = run::RunOutcome {
-        report: evaluate::failed_report("canary.setup", message, args.dry_run),
-        exit: ExitCode::Error,
-        inputs: args.facts.clone(),
-    };
-    let targets = targets(args).unwrap_or_else(|_| {
+    let mut outcome = Outcome::failed(IssueId::CanarySetup, message, args.dry_run);
+    outcome.inputs = args.facts.clone();
+    let targets = args.output.targets().unwrap_or_else(|_| {
         vec![Target {
             format: Format::Json,
             path: None,
         }]
     });
-    run::emit(&targets, args.dry_run, &mut outcome);
+    emit::emit(&targets, args.dry_run, &mut outcome);
     ExitCode::Error
 }
 
 /// `preflight canary monitor`.
-pub fn monitor(args: &MonitorArgs) -> ExitCode {
+pub fn monitor(rt: &tokio::runtime::Runtime, args: &MonitorArgs) -> ExitCode {
     let timing = match args.timing() {
         Ok(timing) => timing,
         Err(err) => return setup_failed(&args.source, err),
     };
-    let setup = match setup(&args.source) {
+    let interrupt = rt.block_on(async { Interrupt::install() });
+    let setup = match setup(rt, &args.source) {
         Ok(setup) => setup,
         Err(err) => return setup_failed(&args.source, err),
     };
-    let runtime = match runtime() {
-        Ok(runtime) => runtime,
-        Err(code) => return code,
-    };
-    runtime.block_on(monitor_loop(args, timing, &setup))
+    rt.block_on(monitor_loop(args, timing, &setup, interrupt))
 }
 
-async fn monitor_loop(args: &MonitorArgs, timing: MonitorTiming, setup: &Setup) -> ExitCode {
-    let mut interrupt = Interrupt::install();
+async fn monitor_loop(
+    args: &MonitorArgs,
+    timing: MonitorTiming,
+    setup: &Setup,
+    mut interrupt: Interrupt,
+) -> ExitCode {
     let MonitorTiming {
         start,
         interval,
@@ -798,13 +774,13 @@ async fn monitor_loop(args: &MonitorArgs, timing: MonitorTiming, setup: &Setup) 
     });
     let mut intervals = Vec::new();
     let mut failures = 0u32;
-    let mut last: Option<(run::RunOutcome, Option<Value>)> = None;
+    let mut last: Option<(Outcome, Option<Value>)> = None;
     let mut stop_reason: Option<Issue> = None;
     for index in 1..=count {
         let end = start + interval * index as f64;
         let stop = |done: u64| {
             Some(Issue::new(
-                "canary.interrupted",
+                IssueId::CanaryInterrupted.as_str(),
                 format!("monitoring was interrupted after {done} of {count} intervals"),
             ))
         };
@@ -841,7 +817,7 @@ async fn monitor_loop(args: &MonitorArgs, timing: MonitorTiming, setup: &Setup) 
                 bar.set_message(line.clone());
                 bar.inc(1);
             }
-            None => eprintln!("{}", crate::escape::control(&line)),
+            None => eprintln!("{}", preflight_report::escape::control(&line)),
         }
         if outcome.report.decision == Decision::NoGo {
             failures += 1;
@@ -853,7 +829,7 @@ async fn monitor_loop(args: &MonitorArgs, timing: MonitorTiming, setup: &Setup) 
         last = Some((outcome, section));
         if failures >= args.failure_limit {
             stop_reason = Some(Issue::new(
-                "canary.failure_limit",
+                IssueId::CanaryFailureLimit.as_str(),
                 format!(
                     "{failures} interval(s) failed, reaching the failure limit {} after {index} of {count}",
                     args.failure_limit
@@ -892,5 +868,5 @@ async fn monitor_loop(args: &MonitorArgs, timing: MonitorTiming, setup: &Setup) 
     diff["intervals"] = Value::Array(intervals);
     diff["failures"] = json!(failures);
     diff["failure_limit"] = json!(args.failure_limit);
-    finish(&args.source, setup, outcome, &diff)
+    finish(&args.source, outcome, &diff)
 }

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use crate::diagnostic;
 use crate::exit::ExitCode;
-use crate::facts;
 use crate::inputs::{self, InputArgs};
 
 /// Arguments of `preflight facts`.
@@ -29,7 +28,7 @@ pub fn facts(args: &FactsArgs) -> ExitCode {
             return ExitCode::Error;
         }
     };
-    let gathered = match facts::gather(&plan.sources) {
+    let gathered = match preflight_collectors::gather(&plan.sources) {
         Ok(facts) => facts,
         Err(err) => {
             diagnostic::print(err);
@@ -44,13 +43,12 @@ pub fn facts(args: &FactsArgs) -> ExitCode {
                 .input_files()
                 .iter()
                 .chain(&gathered.inputs)
-                .any(|input| crate::files::same_file(input, path)) =>
+                .any(|input| preflight_engine::files::same_file(input, path)) =>
         {
             Err(format!("`{}` is an input of this run", path.display()))
         }
-        Some(path) => {
-            crate::files::write_atomic(path, text.as_bytes()).map_err(|err| err.to_string())
-        }
+        Some(path) => preflight_engine::files::write_atomic(path, text.as_bytes())
+            .map_err(|err| err.to_string()),
         None => std::io::stdout()
             .lock()
             .write_all(text.as_bytes())

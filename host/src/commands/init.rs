@@ -19,19 +19,19 @@ pub struct InitArgs {
 /// Writes the starter file; refuses to overwrite without `--force`.
 pub fn init(args: &InitArgs) -> ExitCode {
     if args.output.exists() && !args.force {
-        eprintln!(
-            "error: `{}` already exists; pass --force to overwrite it",
+        crate::diagnostic::error(&format!(
+            "`{}` already exists; pass --force to overwrite it",
             args.output.display()
-        );
+        ));
         return ExitCode::Error;
     }
-    match std::fs::write(&args.output, config::STARTER) {
+    match preflight_engine::files::write_atomic(&args.output, config::STARTER.as_bytes()) {
         Ok(()) => {
             eprintln!("wrote {}", args.output.display());
             ExitCode::Go
         }
         Err(err) => {
-            eprintln!("error: cannot write `{}`: {err}", args.output.display());
+            crate::diagnostic::error(&err.to_string());
             ExitCode::Error
         }
     }

@@ -4,13 +4,15 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use crate::escape::control as esc;
-use crate::evaluate::PolicySource;
+use preflight_engine::builtin;
+use preflight_engine::sandbox::{metadata, sha256_hex};
+use preflight_report::escape::control as esc;
+use preflight_sources::lock::{self, LockEntry, LockFile};
+use preflight_sources::{Fetcher, PolicySource};
+
+use crate::config;
 use crate::exit::ExitCode;
 use crate::inputs::{self, InputArgs};
-use crate::lock::{self, LockEntry, LockFile};
-use crate::sandbox::{metadata, sha256_hex};
-use crate::{builtin, config};
 
 /// Arguments of `preflight policy`.
 #[derive(Debug, Clone, clap::Args)]
@@ -69,26 +71,35 @@ pub enum PolicyCommand {
     },
 }
 
-fn read(source: &PolicySource) -> Result<Vec<u8>, String> {
+async fn read(fetcher: &Fetcher, source: &PolicySource) -> Result<Vec<u8>, String> {
     match source {
-        PolicySource::Builtin(name) => builtin::find(name)
-            .map(|b| b.wasm.to_vec())
-            .ok_or_else(|| format!("there is no built-in policy `{name}`")),
-        PolicySource::File(path) => {
-            crate::files::read(path, crate::files::InputKind::Module).map_err(|err| err.to_string())
-        }
-        PolicySource::Remote(url) => crate::store::fetch(url),
+        PolicySource::Http(_) | PolicySource::Oci(_) => fetcher
+            .download(source)
+            .await
+            .map_err(|err| err.to_string()),
+        other => fetcher
+            .module(other, None)
+            .await
+            .map(|module| module.bytes.into_owned())
+            .map_err(|err| err.to_string()),
     }
 }
 
 /// `preflight policy`.
-pub fn policy(args: &PolicyArgs) -> ExitCode {
+pub fn policy(rt: &tokio::runtime::Runtime, args: &PolicyArgs) -> ExitCode {
+    let fetcher = match crate::load::fetcher(false) {
+        Ok(fetcher) => fetcher,
+        Err(err) => {
+            crate::diagnostic::print(err);
+            return ExitCode::Error;
+        }
+    };
     let result = match &args.command {
-        PolicyCommand::Lock { config } => lock_policies(config.clone()),
+        PolicyCommand::Lock { config } => rt.block_on(lock_policies(&fetcher, config.clone())),
         PolicyCommand::List { config } => list(config.clone()),
-        PolicyCommand::Inspect { module } => inspect(module),
-        PolicyCommand::Pull { config } => pull(config.clone()),
-        PolicyCommand::Push { module, reference } => push(module, reference),
+        PolicyCommand::Inspect { module } => rt.block_on(inspect(&fetcher, module)),
+        PolicyCommand::Pull { config } => rt.block_on(pull(&fetcher, config.clone())),
+        PolicyCommand::Push { module, reference } => rt.block_on(push(module, reference)),
         PolicyCommand::New { name, dir, sdk_path } => super::scaffold::create(name, dir, sdk_path.as_deref())
             .map(|root| format!("created {}\nnext: cd {} && cargo test && ./build.sh && preflight test --policy {name}.wasm cases/\n", root.display(), root.display())),
     };
@@ -104,47 +115,39 @@ pub fn policy(args: &PolicyArgs) -> ExitCode {
     }
 }
 
-fn lock_policies(config_path: Option<PathBuf>) -> Result<String, String> {
-    let loaded = config::load(config_path.as_deref()).map_err(|err| err.to_string())?;
-    // Plan without the current lock: locking resolves the sources afresh.
+/// Resolves every configured policy afresh (ignoring the old lock), checks each against its
+/// pins and its settings schema, and writes `preflight.lock` only when all of them pass.
+async fn lock_policies(fetcher: &Fetcher, config_path: Option<PathBuf>) -> Result<String, String> {
     let args = InputArgs {
         config: config_path,
         ..InputArgs::default()
     };
-    let lock_path = loaded.base().join(lock::FILE_NAME);
     // The old lock is not read, and not touched until the new one is complete.
     let plan = inputs::plan_without_lock(&args).map_err(|err| err.to_string())?;
+    let lock_path = inputs::lock_path(&plan.base);
     let mut lock = LockFile {
         version: 1,
         policies: Vec::new(),
     };
     let mut out = String::new();
+    let runtime = preflight_engine::Runtime::new(preflight_engine::Limits::default())
+        .map_err(|err| err.to_string())?;
     for spec in &plan.specs {
-        let source = inputs::lock_source(spec, &loaded.base());
-        let bytes = read(&spec.source)?;
-        let meta = metadata::read(&source, &bytes).map_err(|err| err.to_string())?;
-        if let Some(requirement) = &spec.pin.version {
-            let req = semver::VersionReq::parse(requirement)
-                .map_err(|err| format!("`{requirement}`: {err}"))?;
-            let version = semver::Version::parse(&meta.version).map_err(|err| err.to_string())?;
-            if !req.matches(&version) {
-                return Err(format!(
-                    "policy `{source}`: version {} does not satisfy `{requirement}`",
-                    meta.version
-                ));
-            }
-        }
-        let sha256 = sha256_hex(&bytes);
-        for (expected, pinned_by) in &spec.pin.sha256 {
-            if !expected.eq_ignore_ascii_case(&sha256) {
-                return Err(format!(
-                    "policy `{source}`: sha256 mismatch: expected {expected} ({pinned_by}), got {sha256}"
-                ));
-            }
-        }
-        check_signature(spec, &sha256, &bytes)?;
-        if matches!(spec.source, PolicySource::Remote(_)) {
-            crate::store::put(&bytes)?;
+        let source = spec.source.lock_key(&plan.base);
+        let checked = crate::load::check(fetcher, spec, crate::load::Fetch::Fresh)
+            .await
+            .map_err(|err| err.to_string())?;
+        // The settings the config gives must match the policy's settings schema.
+        let policy = runtime
+            .load_verified(&source, &checked.module.bytes, checked.verified.clone())
+            .map_err(|err| err.to_string())?;
+        policy.check_settings(&spec.settings)?;
+        let meta = checked.verified.metadata;
+        let sha256 = checked.verified.sha256;
+        if spec.source.is_remote() {
+            fetcher
+                .put(&checked.module.bytes)
+                .map_err(|err| err.to_string())?;
         }
         let _ = writeln!(
             out,
@@ -165,27 +168,12 @@ fn lock_policies(config_path: Option<PathBuf>) -> Result<String, String> {
     Ok(out)
 }
 
-/// Verifies the module's signature when its config names a public key.
-fn check_signature(
-    spec: &crate::evaluate::PolicySpec,
-    sha256: &str,
-    bytes: &[u8],
-) -> Result<(), String> {
-    let Some(pin) = &spec.pin.signature else {
-        return Ok(());
-    };
-    let source = spec.source.to_string();
-    let remote = matches!(spec.source, PolicySource::Remote(_));
-    crate::signature::verify(pin, &source, sha256, bytes, remote, false)
-        .map_err(|message| format!("policy `{source}`: {message}"))
-}
-
-fn push(module: &std::path::Path, reference: &str) -> Result<String, String> {
-    let bytes = crate::files::read(module, crate::files::InputKind::Module)
+async fn push(module: &std::path::Path, reference: &str) -> Result<String, String> {
+    let bytes = preflight_engine::files::read(module, preflight_engine::files::InputKind::Module)
         .map_err(|err| err.to_string())?;
     let source = module.display().to_string();
     let meta = metadata::read(&source, &bytes).map_err(|err| err.to_string())?;
-    let digest = crate::oci::push(reference, &bytes, &meta.name, &meta.version)?;
+    let digest = preflight_sources::oci::push(reference, &bytes, &meta.name, &meta.version).await?;
     let sha256 = sha256_hex(&bytes);
     let repository = reference
         .rsplit_once(':')
@@ -198,37 +186,28 @@ fn push(module: &std::path::Path, reference: &str) -> Result<String, String> {
     ))
 }
 
-fn pull(config_path: Option<PathBuf>) -> Result<String, String> {
+/// Downloads every remote policy into the store, checking its pins (sha256 and signature)
+/// with the same function as `run`.
+async fn pull(fetcher: &Fetcher, config_path: Option<PathBuf>) -> Result<String, String> {
     let args = InputArgs {
         config: config_path,
         ..InputArgs::default()
     };
     let plan = inputs::plan(&args).map_err(|err| err.to_string())?;
     let mut out = String::new();
-    for spec in &plan.specs {
-        let PolicySource::Remote(url) = &spec.source else {
-            continue;
-        };
-        let Some((expected, pinned_by)) = spec.pin.sha256.first() else {
+    for spec in plan.specs.iter().filter(|spec| spec.source.is_remote()) {
+        let url = spec.source.to_string();
+        let Some((expected, _)) = spec.sha256.first() else {
             return Err(format!(
                 "remote policy `{url}` has no sha256 pin: add `sha256` in preflight.toml or run `preflight policy lock`"
             ));
         };
-        if let Some(bytes) = crate::store::get(expected) {
-            check_signature(spec, expected, &bytes)?;
-            let _ = writeln!(out, "present {url} sha256:{expected}");
-            continue;
-        }
-        let bytes = crate::store::fetch(url)?;
-        let actual = sha256_hex(&bytes);
-        if !actual.eq_ignore_ascii_case(expected) {
-            return Err(format!(
-                "policy `{url}`: sha256 mismatch: expected {expected} ({pinned_by}), got {actual}; nothing was stored"
-            ));
-        }
-        check_signature(spec, &actual, &bytes)?;
-        crate::store::put(&bytes)?;
-        let _ = writeln!(out, "pulled {url} sha256:{actual}");
+        let present = fetcher.stored(expected).is_some();
+        let checked = crate::load::check(fetcher, spec, crate::load::Fetch::Pinned)
+            .await
+            .map_err(|err| format!("{err}; nothing was stored"))?;
+        let verb = if present { "present" } else { "pulled" };
+        let _ = writeln!(out, "{verb} {url} sha256:{}", checked.verified.sha256);
     }
     if out.is_empty() {
         out.push_str("no remote policies configured\n");
@@ -271,7 +250,7 @@ fn list(config_path: Option<PathBuf>) -> Result<String, String> {
             }
         );
     }
-    let lock_path = loaded.base().join(lock::FILE_NAME);
+    let lock_path = inputs::lock_path(&loaded.base());
     match LockFile::load(&lock_path).map_err(|err| err.to_string())? {
         Some(lock) => {
             let _ = writeln!(out, "locked ({}):", lock_path.display());
@@ -290,16 +269,9 @@ fn list(config_path: Option<PathBuf>) -> Result<String, String> {
     Ok(out)
 }
 
-fn inspect(module: &str) -> Result<String, String> {
-    let remote = [crate::oci::SCHEME, "https://", "http://"];
-    let source = match module.strip_prefix("builtin:") {
-        Some(name) => PolicySource::Builtin(name.to_owned()),
-        None if remote.iter().any(|scheme| module.starts_with(scheme)) => {
-            PolicySource::Remote(module.to_owned())
-        }
-        None => PolicySource::File(PathBuf::from(module)),
-    };
-    let bytes = read(&source)?;
+async fn inspect(fetcher: &Fetcher, module: &str) -> Result<String, String> {
+    let source = crate::load::source_arg(module).map_err(|err| err.to_string())?;
+    let bytes = read(fetcher, &source).await?;
     let mut out = String::new();
     let _ = writeln!(out, "module:  {}", esc(module));
     let _ = writeln!(out, "sha256:  {}", sha256_hex(&bytes));
@@ -320,15 +292,15 @@ fn inspect(module: &str) -> Result<String, String> {
     }
     let mut imports = Vec::new();
     let mut exports = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+    for payload in preflight_engine::sandbox::wasmparser::Parser::new(0).parse_all(&bytes) {
         match payload.map_err(|err| format!("`{module}` is not a valid module: {err}"))? {
-            wasmparser::Payload::ImportSection(reader) => {
+            preflight_engine::sandbox::wasmparser::Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
                     let import = import.map_err(|err| err.to_string())?;
                     imports.push(esc(&format!("{}.{}", import.module, import.name)).into_owned());
                 }
             }
-            wasmparser::Payload::ExportSection(reader) => {
+            preflight_engine::sandbox::wasmparser::Payload::ExportSection(reader) => {
                 for export in reader {
                     let export = export.map_err(|err| err.to_string())?;
                     exports.push(esc(&format!("{} ({:?})", export.name, export.kind)).into_owned());

@@ -2,24 +2,46 @@
 
 use std::io::Write as _;
 
+use preflight_engine::schema::SchemaKind;
+
 use crate::exit::ExitCode;
-use crate::schema::SchemaKind;
+
+/// Which schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SchemaName {
+    /// `schemas/facts.schema.json`: the fact set policies receive.
+    Facts,
+    /// `schemas/policy-output.schema.json`: what a policy returns.
+    PolicyOutput,
+    /// `schemas/report.schema.json`: the standard report.
+    Report,
+}
+
+impl SchemaName {
+    fn kind(self) -> SchemaKind {
+        match self {
+            SchemaName::Facts => SchemaKind::Facts,
+            SchemaName::PolicyOutput => SchemaKind::PolicyOutput,
+            SchemaName::Report => SchemaKind::Report,
+        }
+    }
+}
 
 /// Arguments of `preflight schema`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SchemaArgs {
     /// Which schema.
     #[arg(value_enum)]
-    pub kind: SchemaKind,
+    pub kind: SchemaName,
 }
 
 /// Prints the schema to stdout.
 pub fn schema(args: &SchemaArgs) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(args.kind.render().as_bytes()) {
+    match stdout.write_all(args.kind.kind().render().as_bytes()) {
         Ok(()) => ExitCode::Go,
         Err(err) => {
-            eprintln!("error: cannot write the schema: {err}");
+            crate::diagnostic::error(&format!("cannot write the schema: {err}"));
             ExitCode::Error
         }
     }

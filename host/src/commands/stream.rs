@@ -9,23 +9,15 @@
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::commands::run::{RunArgs, Target, run_policy};
-use crate::evaluate::{self, Loaded};
-use crate::exit::ExitCode;
-use crate::report::Format;
-use crate::report::PolicyResult;
-use crate::sandbox::Runtime;
-use crate::{diagnostic, facts, inputs};
+use preflight_engine::files::{self, InputKind};
+use preflight_engine::{IssueId, PolicyEntry, Runtime, failed_report};
+use preflight_report::Format;
 
-/// How bad an exit code is: error, then `NO_GO`, then `GO_WITH_CAUTION`, then `GO`.
-fn severity(code: ExitCode) -> u8 {
-    match code {
-        ExitCode::Go => 0,
-        ExitCode::GoWithCaution => 1,
-        ExitCode::NoGo => 2,
-        ExitCode::Error => 3,
-    }
-}
+use crate::commands::run::{self, Reporting, RunArgs};
+use crate::diagnostic;
+use crate::emit::Target;
+use crate::exit::ExitCode;
+use crate::inputs::{self, Plan};
 
 /// Where the reports go: stdout, or a temporary file renamed over `--output` at the end, so
 /// an interrupted stream leaves the previous output whole.
@@ -35,7 +27,12 @@ enum Sink {
 }
 
 /// Runs the stream.
-pub fn run(args: &RunArgs, stream: &Path, targets: &[Target]) -> ExitCode {
+pub fn run(
+    rt: &tokio::runtime::Runtime,
+    args: &RunArgs,
+    stream: &Path,
+    targets: &[Target],
+) -> ExitCode {
     if let Some(other) = targets.iter().find(|t| t.format != Format::Json) {
         diagnostic::error(&format!(
             "--facts-stream writes one JSON report per line; `--format {}` is not available with it",
@@ -52,7 +49,7 @@ pub fn run(args: &RunArgs, stream: &Path, targets: &[Target]) -> ExitCode {
             .unwrap_or_else(|| PathBuf::from(crate::config::FILE_NAME));
         if [stream.to_owned(), config]
             .iter()
-            .any(|input| crate::files::same_file(input, path))
+            .any(|input| files::same_file(input, path))
         {
             diagnostic::error(&format!(
                 "refusing to write the reports to `{}`: it is an input of this run",
@@ -71,7 +68,7 @@ pub fn run(args: &RunArgs, stream: &Path, targets: &[Target]) -> ExitCode {
                 || "reports".to_owned(),
                 |n| n.to_string_lossy().into_owned(),
             );
-            let temp = crate::files::temp_path(&folder, &name);
+            let temp = files::temp_path(&folder, &name);
             match std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -96,11 +93,11 @@ pub fn run(args: &RunArgs, stream: &Path, targets: &[Target]) -> ExitCode {
     let reader: Box<dyn BufRead> = if stream == Path::new("-") {
         Box::new(std::io::stdin().lock())
     } else {
-        match crate::files::open_stream(stream) {
+        match files::open_stream(stream) {
             Ok(file) => Box::new(BufReader::with_capacity(1 << 16, file)),
             Err(err) => {
                 let reason = match err {
-                    crate::files::ReadError::Io { source, .. } => source.to_string(),
+                    files::ReadError::Io { source, .. } => source.to_string(),
                     other => other.to_string(),
                 };
                 diagnostic::error(&format!(
@@ -114,7 +111,7 @@ pub fn run(args: &RunArgs, stream: &Path, targets: &[Target]) -> ExitCode {
             }
         }
     };
-    let exit = evaluate_stream(args, stream, reader, &mut out);
+    let exit = evaluate_stream(rt, args, stream, reader, &mut out);
     let finished = out
         .into_inner()
         .map_err(|err| err.into_error())
@@ -154,19 +151,22 @@ struct Tally {
 }
 
 fn evaluate_stream(
+    rt: &tokio::runtime::Runtime,
     args: &RunArgs,
     stream: &Path,
     mut reader: Box<dyn BufRead>,
     out: &mut impl Write,
 ) -> ExitCode {
-    let write_line = |out: &mut dyn Write, report: &crate::report::Report| {
+    let write_line = |out: &mut dyn Write, report: &preflight_engine::Report| {
         serde_json::to_writer(&mut *out, report)
             .map_err(std::io::Error::from)
             .and_then(|()| out.write_all(b"\n"))
     };
     // A failure that ends the stream: one NO_GO report line, exit 2.
-    let give_up = |out: &mut dyn Write, id: &str, message: String| {
-        let _ = write_line(out, &evaluate::failed_report(id, message, args.dry_run));
+    let give_up = |out: &mut dyn Write, id: IssueId, message: String| {
+        let mut report = failed_report(id, message);
+        report.dry_run = args.dry_run;
+        let _ = write_line(out, &report);
         ExitCode::Error
     };
     let plan = match inputs::plan(&args.inputs) {
@@ -177,42 +177,42 @@ fn evaluate_stream(
             return give_up(out, id, message);
         }
     };
-    let runtime = match args.runtime() {
+    let runtime = match run::runtime(&args.limits, true) {
         Ok(runtime) => runtime,
         Err(err) => {
-            let message = err.to_string();
+            let (id, message) = (err.id(), err.to_string());
             diagnostic::print(err);
-            return give_up(out, "policy.host_error", message);
+            return give_up(out, id, message);
         }
     };
     // Load every policy once; a module that cannot be loaded blocks every line.
-    let loaded: Vec<Result<Loaded, Box<PolicyResult>>> = plan
-        .specs
-        .iter()
-        .map(|spec| {
-            evaluate::load(&runtime, spec).map_err(|failure| {
-                let result = evaluate::failed_load(&failure, spec.enforce);
-                diagnostic::print(*failure.error);
-                Box::new(result)
-            })
-        })
-        .collect();
+    let entries = match run::load(rt, &runtime, &plan, args.dry_run) {
+        Ok(entries) => entries,
+        Err(outcome) => {
+            let _ = write_line(out, &outcome.report);
+            return ExitCode::Error;
+        }
+    };
+    let reporting = Reporting {
+        dry_run: args.dry_run,
+        verbose: args.verbose,
+    };
 
     let name = stream.display().to_string();
-    let cap = usize::try_from(crate::files::InputKind::StreamLine.cap()).unwrap_or(usize::MAX);
+    let cap = usize::try_from(InputKind::StreamLine.cap()).unwrap_or(usize::MAX);
     let mut worst = ExitCode::Go;
     let mut tally = Tally::default();
     let mut line = Vec::new();
     let mut number = 0usize;
     loop {
-        let fits = match crate::files::read_line(&mut reader, &mut line, cap) {
+        let fits = match files::read_line(&mut reader, &mut line, cap) {
             Ok(Some(fits)) => fits,
             Ok(None) => break,
             Err(err) => {
                 let message = format!("`{name}` line {}: {err}", number + 1);
                 diagnostic::error(&message);
                 worst = ExitCode::Error;
-                let _ = give_up(out, "facts.unreadable", message);
+                let _ = give_up(out, IssueId::FactsUnreadable, message);
                 break;
             }
         };
@@ -221,7 +221,7 @@ fn evaluate_stream(
         let text = if fits {
             std::str::from_utf8(&line).map_err(|err| {
                 (
-                    "facts.not_json",
+                    IssueId::FactsNotJson,
                     format!(
                         "not UTF-8 (invalid byte at column {})",
                         err.valid_up_to() + 1
@@ -230,7 +230,7 @@ fn evaluate_stream(
             })
         } else {
             Err((
-                "facts.too_large",
+                IssueId::FactsTooLarge,
                 format!("the line is over the {cap}-byte limit for fact stream lines"),
             ))
         };
@@ -239,7 +239,7 @@ fn evaluate_stream(
             continue;
         }
         let outcome = text.and_then(|text| {
-            evaluate_line(args, &plan, &runtime, &loaded, text, number).map(|mut outcome| {
+            evaluate_line(&runtime, &entries, &plan, &reporting, text, number).map(|mut outcome| {
                 outcome.report.sources.insert(
                     "facts".to_owned(),
                     format!("--facts-stream {name}:{number}"),
@@ -253,19 +253,16 @@ fn evaluate_stream(
                 tally.invalid += 1;
                 let message = format!("`{name}` line {number}: {message}");
                 diagnostic::error(&message);
-                (
-                    evaluate::failed_report(id, message, args.dry_run),
-                    ExitCode::Error,
-                )
+                let mut report = failed_report(id, message);
+                report.dry_run = args.dry_run;
+                (report, ExitCode::Error)
             }
         };
         match exit {
             ExitCode::Error => tally.errors += 1,
             _ => tally.decisions[report.decision as usize] += 1,
         }
-        if severity(exit) > severity(worst) {
-            worst = exit;
-        }
+        worst = worst.worst(exit);
         if let Err(err) = write_line(out, &report) {
             diagnostic::error(&format!("cannot write the report of line {number}: {err}"));
             return ExitCode::Error;
@@ -275,7 +272,7 @@ fn evaluate_stream(
     eprintln!(
         "preflight: {} line(s) from `{}`: {fact_sets} fact set(s) — {} GO, {} GO_WITH_CAUTION, {} NO_GO, {} error(s) ({} not a fact set); {} blank line(s) skipped",
         tally.lines,
-        crate::escape::control(&name),
+        preflight_report::escape::control(&name),
         tally.decisions[0],
         tally.decisions[1],
         tally.decisions[2],
@@ -286,47 +283,43 @@ fn evaluate_stream(
     if fact_sets == 0 {
         let message = format!("the fact stream `{name}` has no fact sets");
         diagnostic::error(&message);
-        return give_up(out, "facts.empty_stream", message);
+        return give_up(out, IssueId::FactsEmptyStream, message);
     }
     worst
 }
 
 /// One line through every loaded policy; `Err((id, message))` when it is not a fact set.
 fn evaluate_line(
-    args: &RunArgs,
-    plan: &inputs::Plan,
     runtime: &Runtime,
-    loaded: &[Result<Loaded, Box<PolicyResult>>],
+    entries: &[PolicyEntry],
+    plan: &Plan,
+    reporting: &Reporting,
     line: &str,
     number: usize,
-) -> Result<crate::commands::run::RunOutcome, (&'static str, String)> {
-    let value: serde_json::Value = crate::json::from_str(line).map_err(|err| {
+) -> Result<crate::emit::Outcome, (IssueId, String)> {
+    let value: serde_json::Value = preflight_engine::json::from_str(line).map_err(|err| {
         (
-            "facts.not_json",
+            IssueId::FactsNotJson,
             format!(
                 "not JSON: {} at column {}",
-                facts::json_error_message(&err),
+                preflight_engine::json::error_message(&err),
                 err.column()
             ),
         )
     })?;
     if !value.is_object() {
         return Err((
-            "facts.not_json",
+            IssueId::FactsNotJson,
             format!(
                 "a fact set is a JSON object, not a JSON {}",
-                facts::json_kind(&value)
+                preflight_engine::json::kind(&value)
             ),
         ));
     }
-    let facts = facts::from_value(value).map_err(|err| (err.id(), err.to_string()))?;
+    let facts =
+        preflight_engine::facts::from_value(value).map_err(|err| (err.id(), err.to_string()))?;
     let context = format!("line {number}: ");
-    let results = loaded
-        .iter()
-        .map(|policy| match policy {
-            Ok(policy) => run_policy(args, runtime, policy, &facts, &context),
-            Err(failed) => (**failed).clone(),
-        })
-        .collect();
-    Ok(crate::commands::run::outcome(args, plan, &facts, results))
+    Ok(run::evaluate(
+        runtime, entries, plan, &facts, reporting, &context,
+    ))
 }

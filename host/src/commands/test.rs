@@ -9,11 +9,15 @@ use preflight_sdk::testing::Case;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
-use crate::escape::{control as esc, xml};
-use crate::evaluate::{self, Loaded, PolicySource, PolicySpec};
+use preflight_engine::sandbox::LogLine;
+use preflight_engine::{Policy, Runtime};
+use preflight_report::escape::{control as esc, xml};
+use preflight_sources::PolicySource;
+
+use crate::diagnostic;
 use crate::exit::ExitCode;
-use crate::sandbox::{LogLine, Runtime};
-use crate::{config, diagnostic, facts};
+use crate::inputs::{self, InputArgs, PolicySpec};
+use crate::limits::LimitArgs;
 
 /// Output format of `preflight test`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -48,6 +52,9 @@ pub struct TestArgs {
     /// Write the output to FILE.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Sandbox limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// One case's outcome.
@@ -65,57 +72,59 @@ pub struct CaseResult {
     pub elapsed_ms: f64,
 }
 
+/// The policy `--policy` names: a `.wasm` file, `builtin:NAME`, a URL or `oci://` reference,
+/// or a policy configured in `preflight.toml` (by source, file stem or built-in name), with the
+/// pins the config and lock give it.
 fn resolve(args: &TestArgs) -> Result<PolicySpec, String> {
-    let spec = |source| PolicySpec {
-        source,
-        settings: serde_json::json!({}),
-        enforce: true,
-        pin: crate::evaluate::Pin::default(),
-    };
-    if let Some(name) = args.policy.strip_prefix("builtin:") {
-        return Ok(spec(PolicySource::Builtin(name.to_owned())));
+    let text = args.policy.as_str();
+    let path = PathBuf::from(text);
+    let explicit = text.starts_with("builtin:")
+        || text.contains("://")
+        || path.extension().is_some_and(|ext| ext == "wasm")
+        || path.is_file();
+    if explicit {
+        let source = crate::load::source_arg(text).map_err(|err| err.to_string())?;
+        return Ok(PolicySpec::new(source));
     }
-    let path = PathBuf::from(&args.policy);
-    if path.extension().is_some_and(|ext| ext == "wasm") || path.is_file() {
-        return Ok(spec(PolicySource::File(path)));
-    }
-    let loaded = config::load(args.config.as_deref()).map_err(|err| err.to_string())?;
-    for entry in &loaded.config.policies {
-        let stem = Path::new(&entry.source)
+    let plan = inputs::plan(&InputArgs {
+        config: args.config.clone(),
+        ..InputArgs::default()
+    })
+    .map_err(|err| err.to_string())?;
+    let found = plan.specs.iter().find(|spec| {
+        let key = spec.source.lock_key(&plan.base);
+        let stem = Path::new(&key)
             .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if entry.source == args.policy
-            || stem == args.policy
-            || entry.source.strip_prefix("builtin:") == Some(&args.policy)
-        {
-            let source = match entry.source.strip_prefix("builtin:") {
-                Some(name) => PolicySource::Builtin(name.to_owned()),
-                None => PolicySource::File(loaded.base().join(&entry.source)),
-            };
-            return Ok(spec(source));
+            .map(|s| s.to_string_lossy().into_owned());
+        key == text
+            || stem.as_deref() == Some(text)
+            || matches!(&spec.source, PolicySource::Builtin(name) if name == text)
+    });
+    match found {
+        Some(spec) => {
+            let mut spec = spec.clone();
+            spec.settings = serde_json::json!({});
+            Ok(spec)
         }
+        None => Err(format!(
+            "`{text}` is not a .wasm file, `builtin:NAME`, a URL, or a policy in {}",
+            plan.provenance
+                .get("config")
+                .filter(|c| *c != "none")
+                .map_or_else(|| "preflight.toml (none found)".to_owned(), Clone::clone)
+        )),
     }
-    Err(format!(
-        "`{}` is not a .wasm file, `builtin:NAME`, or a policy in {}",
-        args.policy,
-        loaded.path.map_or_else(
-            || "preflight.toml (none found)".to_owned(),
-            |p| p.display().to_string()
-        )
-    ))
 }
 
 /// Runs one case through the sandbox.
-pub fn run_case(runtime: &Runtime, loaded: &Loaded, path: &Path, case: &Case) -> CaseResult {
+pub fn run_case(runtime: &Runtime, policy: &Policy, path: &Path, case: &Case) -> CaseResult {
     let started = Instant::now();
     let mut logs = Vec::new();
-    let problems = match facts::from_value(case.facts().clone()) {
+    let problems = match preflight_engine::facts::from_value(case.facts().clone()) {
         Err(err) => case.check_error(&err.to_string()),
         Ok(facts) => {
-            let mut loaded = loaded.clone();
-            loaded.spec.settings = case.settings.clone();
-            let (result, policy_logs) = evaluate::run_one(runtime, &loaded, &facts);
+            let (result, policy_logs) =
+                runtime.evaluate_policy(policy, &case.settings, true, &facts);
             logs = policy_logs.lines;
             match &result.error {
                 Some(error) => case.check_error(error),
@@ -162,34 +171,45 @@ fn collect_cases(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Case)>, String> {
 
 /// `preflight test`: exit 0 when every case passes, 1 when any fails, 2 when the cases or the
 /// policy cannot be loaded.
-pub fn test(args: &TestArgs) -> ExitCode {
+pub fn test(rt: &tokio::runtime::Runtime, args: &TestArgs) -> ExitCode {
     let cases = match collect_cases(&args.paths) {
         Ok(cases) => cases,
         Err(message) => {
-            crate::diagnostic::error(&message);
+            diagnostic::error(&message);
             return ExitCode::Error;
         }
     };
     let spec = match resolve(args) {
         Ok(spec) => spec,
         Err(message) => {
-            crate::diagnostic::error(&message);
+            diagnostic::error(&message);
             return ExitCode::Error;
         }
     };
-    let runtime = match Runtime::pooled(crate::sandbox::Limits::default())
-        .map(|r| r.with_cache(crate::sandbox::cache::from_env()))
-    {
+    let runtime = match super::run::runtime(&args.limits, true) {
         Ok(runtime) => runtime,
         Err(err) => {
             diagnostic::print(err);
             return ExitCode::Error;
         }
     };
-    let loaded = match evaluate::load(&runtime, &spec) {
-        Ok(loaded) => loaded,
-        Err(failure) => {
-            diagnostic::print(*failure.error);
+    let fetcher = match crate::load::fetcher(false) {
+        Ok(fetcher) => fetcher,
+        Err(err) => {
+            diagnostic::print(err);
+            return ExitCode::Error;
+        }
+    };
+    let policy = match rt.block_on(crate::load::entry(&runtime, &fetcher, &spec)) {
+        (entry, None) => match entry.policy {
+            Ok(policy) => policy,
+            Err(failure) => {
+                diagnostic::error(&failure.message);
+                return ExitCode::Error;
+            }
+        },
+        (_, Some(err)) => {
+            diagnostic::print(err);
             return ExitCode::Error;
         }
     };
@@ -200,23 +220,22 @@ pub fn test(args: &TestArgs) -> ExitCode {
                 case.name.contains(text.as_str()) || path.to_string_lossy().contains(text.as_str())
             })
         })
-        .map(|(path, case)| run_case(&runtime, &loaded, path, case))
+        .map(|(path, case)| run_case(&runtime, &policy, path, case))
         .collect();
     let text = match args.format {
-        TestFormat::Text => render_text(&loaded, &results, args.verbose),
-        TestFormat::Junit => render_junit(&loaded, &results).unwrap_or_default(),
+        TestFormat::Text => render_text(&policy, &results, args.verbose),
+        TestFormat::Junit => render_junit(&policy, &results).unwrap_or_default(),
     };
     let written = match &args.output {
-        Some(path) => {
-            std::fs::write(path, &text).map_err(|err| format!("`{}`: {err}", path.display()))
-        }
+        Some(path) => preflight_engine::files::write_atomic(path, text.as_bytes())
+            .map_err(|err| err.to_string()),
         None => {
             print!("{text}");
             Ok(())
         }
     };
     if let Err(message) = written {
-        eprintln!("error: cannot write the results: {message}");
+        diagnostic::error(&format!("cannot write the results: {message}"));
         return ExitCode::Error;
     }
     if results.iter().all(|r| r.problems.is_empty()) {
@@ -226,16 +245,16 @@ pub fn test(args: &TestArgs) -> ExitCode {
     }
 }
 
-fn render_text(loaded: &Loaded, results: &[CaseResult], verbose: bool) -> String {
+fn render_text(policy: &Policy, results: &[CaseResult], verbose: bool) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let metadata = &loaded.policy.metadata;
+    let metadata = &policy.metadata;
     let _ = writeln!(
         out,
         "{} {} ({})",
         esc(&metadata.name),
         esc(&metadata.version),
-        esc(&loaded.policy.source)
+        esc(&policy.source)
     );
     for result in results {
         let status = if result.problems.is_empty() {
@@ -272,12 +291,12 @@ fn render_text(loaded: &Loaded, results: &[CaseResult], verbose: bool) -> String
     out
 }
 
-fn render_junit(loaded: &Loaded, results: &[CaseResult]) -> Result<String, std::io::Error> {
+fn render_junit(policy: &Policy, results: &[CaseResult]) -> Result<String, std::io::Error> {
     let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
     writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     let failures = results.iter().filter(|r| !r.problems.is_empty()).count();
     let mut suite = BytesStart::new("testsuite");
-    suite.push_attribute(("name", xml(&loaded.policy.metadata.name, false).as_ref()));
+    suite.push_attribute(("name", xml(&policy.metadata.name, false).as_ref()));
     suite.push_attribute(("tests", results.len().to_string().as_str()));
     suite.push_attribute(("failures", failures.to_string().as_str()));
     suite.push_attribute(("errors", "0"));

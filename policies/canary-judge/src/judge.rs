@@ -1,104 +1,35 @@
 //! Classifying metrics and scoring the analysis.
 
-use preflight_sdk::canary::{Canary, Direction, Metric, MetricKind, Series};
-use preflight_sdk::stats::{self, Summary};
+use preflight_sdk::canary::{
+    Canary, Direction, Judgement, Label, LabelCounts, Metric, MetricKind, MetricResult,
+    ScoreThresholds, Series, Verdict,
+};
+use preflight_sdk::stats;
 use preflight_sdk::{Decision, Issue, PolicyOutput, log};
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::settings::Settings;
 
-/// A metric's label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Label {
-    /// No meaningful change, or a change within what is allowed.
-    Pass,
-    /// The canary is significantly higher.
-    High,
-    /// The canary is significantly lower.
-    Low,
-    /// Not enough data to judge.
-    NoData,
-    /// The data could not be fetched or judged.
-    Error,
-}
-
-impl Label {
-    fn as_str(self) -> &'static str {
-        match self {
-            Label::Pass => "Pass",
-            Label::High => "High",
-            Label::Low => "Low",
-            Label::NoData => "NoData",
-            Label::Error => "Error",
-        }
-    }
-
-    fn has_verdict(self) -> bool {
-        matches!(self, Label::Pass | Label::High | Label::Low)
-    }
-}
-
-/// One metric's result, explained.
-#[derive(Debug, Clone, Serialize)]
-pub struct MetricResult {
-    /// The metric.
-    pub name: String,
-    /// `compare` or `threshold`.
-    pub kind: MetricKind,
-    /// The label.
-    pub label: Label,
-    /// Why, with the numbers.
-    pub reason: String,
-    /// The rule that produced the label.
-    pub rule: &'static str,
-    /// Critical metric.
-    pub critical: bool,
-    /// Must have data.
-    pub must_have_data: bool,
-    /// Weight in the score.
-    pub weight: f64,
-    /// Baseline summary.
-    pub baseline: Option<Summary>,
-    /// Canary summary.
-    pub canary: Option<Summary>,
-    /// Canary mean − baseline mean.
-    pub delta: Option<f64>,
-    /// Canary mean / baseline mean (`null` in JSON when infinite: see `ratio_text`).
-    pub ratio: Option<f64>,
-    /// The ratio as text (`"+Inf"` for a zero baseline).
-    pub ratio_text: Option<String>,
-    /// Two-sided Mann-Whitney p-value.
-    pub p_value: Option<f64>,
-    /// Hodges-Lehmann shift of canary over baseline, with its interval.
-    pub hodges_lehmann: Option<stats::Shift>,
-    /// The effect tolerance, `effect_fraction·|HL|`.
-    pub tolerance: Option<f64>,
-    /// Values dropped as NaN or infinite: (baseline, canary).
-    pub dropped: (usize, usize),
-}
-
-impl MetricResult {
-    fn new(metric: &Metric, label: Label, rule: &'static str, reason: String) -> Self {
-        MetricResult {
-            name: metric.name.clone(),
-            kind: metric.kind,
-            label,
-            reason,
-            rule,
-            critical: metric.critical,
-            must_have_data: metric.must_have_data,
-            weight: metric.weight,
-            baseline: None,
-            canary: None,
-            delta: None,
-            ratio: None,
-            ratio_text: None,
-            p_value: None,
-            hodges_lehmann: None,
-            tolerance: None,
-            dropped: (0, 0),
-        }
+/// A result for `metric` with only its label, rule and reason.
+fn result(metric: &Metric, label: Label, rule: &'static str, reason: String) -> MetricResult {
+    MetricResult {
+        name: metric.name.clone(),
+        kind: metric.kind,
+        label,
+        reason,
+        rule: rule.to_owned(),
+        critical: metric.critical,
+        must_have_data: metric.must_have_data,
+        weight: metric.weight,
+        baseline: None,
+        canary: None,
+        delta: None,
+        ratio: None,
+        ratio_text: None,
+        p_value: None,
+        hodges_lehmann: None,
+        tolerance: None,
+        dropped: (0, 0),
     }
 }
 
@@ -114,12 +45,18 @@ pub fn classify(metric: &Metric, settings: &Settings) -> MetricResult {
     match metric.kind {
         MetricKind::Compare => compare(metric, settings),
         MetricKind::Threshold => threshold(metric, settings),
+        MetricKind::Unknown => result(
+            metric,
+            Label::Error,
+            "definition",
+            "the metric's kind is one this judge does not know".to_owned(),
+        ),
     }
 }
 
 fn compare(metric: &Metric, settings: &Settings) -> MetricResult {
     let Some(baseline) = &metric.baseline else {
-        return MetricResult::new(
+        return result(
             metric,
             Label::Error,
             "definition",
@@ -129,13 +66,13 @@ fn compare(metric: &Metric, settings: &Settings) -> MetricResult {
     if let Some(reason) =
         series_error("baseline", baseline).or_else(|| series_error("canary", &metric.canary))
     {
-        return MetricResult::new(metric, Label::Error, "query", reason);
+        return result(metric, Label::Error, "query", reason);
     }
     let (b, b_dropped) = stats::finite(&baseline.numbers());
     let (c, c_dropped) = stats::finite(&metric.canary.numbers());
     let min = settings.min_points;
     if b.len() < min || c.len() < min {
-        let mut result = MetricResult::new(
+        let mut result = result(
             metric,
             Label::NoData,
             "min_points",
@@ -149,14 +86,14 @@ fn compare(metric: &Metric, settings: &Settings) -> MetricResult {
         return result;
     }
     let (Ok(bs), Ok(cs)) = (stats::summary(&b), stats::summary(&c)) else {
-        return MetricResult::new(
+        return result(
             metric,
             Label::Error,
             "statistics",
             "the series could not be summarised".to_owned(),
         );
     };
-    let mut result = MetricResult::new(metric, Label::Pass, "identical", String::new());
+    let mut result = result(metric, Label::Pass, "identical", String::new());
     result.baseline = Some(bs);
     result.canary = Some(cs);
     result.dropped = (b_dropped, c_dropped);
@@ -195,7 +132,7 @@ fn compare(metric: &Metric, settings: &Settings) -> MetricResult {
         stats::hodges_lehmann(&c, &b, settings.confidence),
     ) else {
         result.label = Label::Error;
-        result.rule = "statistics";
+        result.rule = "statistics".to_owned();
         result.reason = "the Mann-Whitney test could not be computed".to_owned();
         return result;
     };
@@ -210,8 +147,14 @@ fn compare(metric: &Metric, settings: &Settings) -> MetricResult {
     let abs_tolerance = metric.absolute_tolerance.unwrap_or(0.0);
     let allowed_increase = metric.allowed_increase.unwrap_or(1.0);
     let allowed_decrease = metric.allowed_decrease.unwrap_or(1.0);
-    let increase_bad = matches!(metric.direction, Direction::Increase | Direction::Either);
-    let decrease_bad = matches!(metric.direction, Direction::Decrease | Direction::Either);
+    let increase_bad = matches!(
+        metric.direction,
+        Direction::Increase | Direction::Either | Direction::Unknown
+    );
+    let decrease_bad = matches!(
+        metric.direction,
+        Direction::Decrease | Direction::Either | Direction::Unknown
+    );
     let numbers = format!(
         "baseline mean {:.6} p95 {:.6}, canary mean {:.6} p95 {:.6}, ratio {}, HL shift {:.6} [{:.6}, {:.6}] at {}%, p = {:.3e}",
         bs.mean,
@@ -227,18 +170,18 @@ fn compare(metric: &Metric, settings: &Settings) -> MetricResult {
     );
     if increase_bad && up && ratio > allowed_increase && delta > abs_tolerance {
         result.label = Label::High;
-        result.rule = "increase";
+        result.rule = "increase".to_owned();
         result.reason = format!(
             "canary is higher: {numbers}; p < {alpha:.3}, interval above the tolerance {tolerance:.6}, ratio above the allowed {allowed_increase}"
         );
     } else if decrease_bad && down && ratio < allowed_decrease && -delta > abs_tolerance {
         result.label = Label::Low;
-        result.rule = "decrease";
+        result.rule = "decrease".to_owned();
         result.reason = format!(
             "canary is lower: {numbers}; p < {alpha:.3}, interval below −{tolerance:.6}, ratio below the allowed {allowed_decrease}"
         );
     } else {
-        result.rule = if !significant {
+        let rule = if !significant {
             "not_significant"
         } else if !(up || down) {
             "within_tolerance"
@@ -247,7 +190,8 @@ fn compare(metric: &Metric, settings: &Settings) -> MetricResult {
         } else {
             "allowed_effect"
         };
-        let why = match result.rule {
+        result.rule = rule.to_owned();
+        let why = match rule {
             "not_significant" => format!("no significant difference (p ≥ {alpha:.3})"),
             "within_tolerance" => "the shift's interval is within the tolerance".to_owned(),
             "allowed_direction" => {
@@ -264,10 +208,10 @@ fn compare(metric: &Metric, settings: &Settings) -> MetricResult {
 
 fn threshold(metric: &Metric, settings: &Settings) -> MetricResult {
     if let Some(reason) = series_error("canary", &metric.canary) {
-        return MetricResult::new(metric, Label::Error, "query", reason);
+        return result(metric, Label::Error, "query", reason);
     }
     if metric.max.is_none() && metric.min.is_none() {
-        return MetricResult::new(
+        return result(
             metric,
             Label::Error,
             "definition",
@@ -276,7 +220,7 @@ fn threshold(metric: &Metric, settings: &Settings) -> MetricResult {
     }
     let (c, dropped) = stats::finite(&metric.canary.numbers());
     if c.len() < settings.min_points {
-        let mut result = MetricResult::new(
+        let mut result = result(
             metric,
             Label::NoData,
             "min_points",
@@ -290,7 +234,7 @@ fn threshold(metric: &Metric, settings: &Settings) -> MetricResult {
         return result;
     }
     let Ok(summary) = stats::summary(&c) else {
-        return MetricResult::new(
+        return result(
             metric,
             Label::Error,
             "statistics",
@@ -337,22 +281,10 @@ fn threshold(metric: &Metric, settings: &Settings) -> MetricResult {
             ),
         )
     };
-    let mut result = MetricResult::new(metric, label, rule, reason);
+    let mut result = result(metric, label, rule, reason);
     result.canary = Some(summary);
     result.dropped = (0, dropped);
     result
-}
-
-/// The analysis verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Verdict {
-    /// Promote.
-    Pass,
-    /// Promote with care.
-    Marginal,
-    /// Roll back.
-    Fail,
 }
 
 /// Judges the whole analysis.
@@ -477,18 +409,25 @@ pub fn judge(canary: Option<&Canary>, settings: &Settings) -> PolicyOutput {
         output.warnings.extend(metric_issues);
     }
     let count = |label: Label| results.iter().filter(|r| r.label == label).count();
-    output.details = json!({
-        "verdict": verdict,
-        "score": score,
-        "thresholds": { "pass": settings.pass, "marginal": settings.marginal },
-        "confidence": settings.confidence,
-        "min_points": settings.min_points,
-        "counts": {
-            "pass": count(Label::Pass), "high": count(Label::High), "low": count(Label::Low),
-            "nodata": count(Label::NoData), "error": count(Label::Error),
+    let judgement = Judgement {
+        verdict,
+        score,
+        thresholds: ScoreThresholds {
+            pass: settings.pass,
+            marginal: settings.marginal,
         },
-        "metrics": serde_json::to_value(&results).unwrap_or(Value::Null),
-    });
+        confidence: settings.confidence,
+        min_points: settings.min_points,
+        counts: LabelCounts {
+            pass: count(Label::Pass),
+            high: count(Label::High),
+            low: count(Label::Low),
+            nodata: count(Label::NoData),
+            error: count(Label::Error),
+        },
+        metrics: results,
+    };
+    output.details = serde_json::to_value(&judgement).unwrap_or(Value::Null);
     output
 }
 

@@ -155,7 +155,8 @@ fn gate(input: &PolicyInput, settings: &Resolved) -> TypedOutput<Details> {
     let penalty = match complexity {
         Complexity::Low => settings.penalties.low,
         Complexity::Medium => settings.penalties.medium,
-        Complexity::High => settings.penalties.high,
+        // A complexity this version does not know is judged as the highest.
+        Complexity::High | Complexity::Unknown => settings.penalties.high,
     };
     let risk = round2(100.0 - 10.0 * weighted + penalty);
     if !risk.is_finite() {

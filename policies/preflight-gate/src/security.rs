@@ -61,6 +61,10 @@ pub fn gate(security: &Security, rules: &SecurityRules) -> Outcome {
             "security.gate_failed",
             "security gate is FAIL (rule: a failed security gate blocks the release; security score 0 of 10)",
         )),
+        Some(GateVerdict::Unknown) => blocking.push(Issue::new(
+            "security.gate_unknown",
+            "the security gate verdict is a value this policy does not know (rule: only PASS passes)",
+        )),
         Some(GateVerdict::Pass) => {}
         None if !scanned => {
             return Outcome {

@@ -227,7 +227,7 @@ impl<T: Copy> PerCategory<T> {
     /// The value for one category.
     pub fn get(&self, category: Category) -> Option<T> {
         match category {
-            Category::Vulnerability => self.vulnerability,
+            Category::Vulnerability | Category::Unknown => self.vulnerability,
             Category::Secret => self.secret,
             Category::Lint => self.lint,
             Category::Misconfiguration => self.misconfiguration,
@@ -241,7 +241,10 @@ impl SecurityRules {
     pub fn fail_on(&self, category: Category) -> FailOn {
         self.fail_on.get(category).unwrap_or(match category {
             Category::Secret => FailOn::Info,
-            Category::Vulnerability | Category::Lint | Category::Misconfiguration => FailOn::High,
+            Category::Vulnerability
+            | Category::Lint
+            | Category::Misconfiguration
+            | Category::Unknown => FailOn::High,
         })
     }
 

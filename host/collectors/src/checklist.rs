@@ -1,0 +1,268 @@
+//! Scores from Markdown checklists (`- [x]` / `- [ ]`), a fixed number, or a number in a JSON
+//! file at a JSON pointer.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use preflight_sdk::facts::{ChecklistScore, ChecklistSection};
+use serde::Deserialize;
+
+use super::input::{self, CollectError};
+
+/// Open items kept in the facts.
+const OPEN_ITEMS: usize = 50;
+
+/// Where a score comes from.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum ScoreSource {
+    /// A fixed number from 0 to 10.
+    Fixed(f64),
+    /// A Markdown checklist: score = 10 × done / total, optionally weighted per section
+    /// (by heading text; unlisted sections weigh 1).
+    Checklist {
+        /// The checklist file.
+        checklist: String,
+        /// Weight per section heading.
+        #[serde(default)]
+        sections: BTreeMap<String, f64>,
+    },
+    /// A number in a JSON file.
+    Json {
+        /// The JSON file.
+        json: String,
+        /// JSON pointer to the number, e.g. `/quality/readiness`.
+        pointer: String,
+    },
+}
+
+/// A score and, for checklists, how it was reached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Score {
+    /// The score, 0 to 10.
+    pub value: f64,
+    /// The checklist, when it came from one.
+    pub checklist: Option<ChecklistScore>,
+}
+
+/// Reads a score.
+///
+/// # Errors
+/// A [`CollectError`] naming the file and what is wrong.
+pub fn score(root: &Path, name: &str, source: &ScoreSource) -> Result<Score, CollectError> {
+    match source {
+        ScoreSource::Fixed(value) => Ok(Score {
+            value: *value,
+            checklist: None,
+        }),
+        ScoreSource::Checklist {
+            checklist,
+            sections,
+        } => {
+            let path = root.join(checklist);
+            let text = input::read_text(&path, preflight_engine::files::InputKind::Checklist)?;
+            let parsed = parse(&text, sections);
+            if parsed.total == 0 {
+                return Err(CollectError::content(
+                    &path,
+                    format!(
+                        "the {name} checklist has no `- [ ]` / `- [x]` items, so it cannot give a score"
+                    ),
+                ));
+            }
+            let weight_total: f64 = parsed
+                .sections
+                .iter()
+                .map(|s| s.weight * s.total as f64)
+                .sum();
+            if weight_total <= 0.0 {
+                return Err(CollectError::content(
+                    &path,
+                    format!("every section of the {name} checklist has weight 0"),
+                ));
+            }
+            let weight_done: f64 = parsed
+                .sections
+                .iter()
+                .map(|s| s.weight * s.done as f64)
+                .sum();
+            let value = round4(10.0 * weight_done / weight_total);
+            Ok(Score {
+                value,
+                checklist: Some(ChecklistScore {
+                    path: checklist.clone(),
+                    done: parsed.done,
+                    total: parsed.total,
+                    score: value,
+                    sections: parsed.sections,
+                    open_items: parsed.open_items,
+                }),
+            })
+        }
+        ScoreSource::Json { json, pointer } => {
+            let path = root.join(json);
+            let text = input::read_text(&path, preflight_engine::files::InputKind::ScoreJson)?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|err| CollectError::json(&path, &err))?;
+            let found = value.pointer(pointer).ok_or_else(|| {
+                CollectError::content(
+                    &path,
+                    format!("nothing at JSON pointer `{pointer}` for the {name} score"),
+                )
+            })?;
+            let number = found.as_f64().ok_or_else(|| {
+                CollectError::content(
+                    &path,
+                    format!("`{pointer}` holds {found}, not a number, for the {name} score"),
+                )
+            })?;
+            Ok(Score {
+                value: number,
+                checklist: None,
+            })
+        }
+    }
+}
+
+/// What a checklist holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// Items checked.
+    pub done: u64,
+    /// Items in all.
+    pub total: u64,
+    /// Per section.
+    pub sections: Vec<ChecklistSection>,
+    /// Unchecked items.
+    pub open_items: Vec<String>,
+}
+
+/// Parses checklist items, skipping fenced code blocks; the section of an item is the nearest
+/// heading above it.
+pub fn parse(text: &str, weights: &BTreeMap<String, f64>) -> Parsed {
+    let weight_of = |title: &str| {
+        weights
+            .iter()
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case(title.trim()))
+            .map_or(1.0, |(_, w)| *w)
+    };
+    let mut sections: Vec<ChecklistSection> = Vec::new();
+    let mut current = String::new();
+    let mut fence: Option<&str> = None;
+    let mut open_items = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if let Some(marker) = fence {
+            if trimmed.starts_with(marker) {
+                fence = None;
+            }
+            continue;
+        }
+        if trimmed.starts_with("```") {
+            fence = Some("```");
+            continue;
+        }
+        if trimmed.starts_with("~~~") {
+            fence = Some("~~~");
+            continue;
+        }
+        if let Some(title) = heading(trimmed) {
+            current = title.to_owned();
+            continue;
+        }
+        let Some((checked, label)) = item(trimmed) else {
+            continue;
+        };
+        let index = match sections.iter().position(|s| s.title == current) {
+            Some(index) => index,
+            None => {
+                sections.push(ChecklistSection {
+                    title: current.clone(),
+                    weight: weight_of(&current),
+                    done: 0,
+                    total: 0,
+                });
+                sections.len() - 1
+            }
+        };
+        let section = &mut sections[index];
+        section.total += 1;
+        if checked {
+            section.done += 1;
+        } else if open_items.len() < OPEN_ITEMS {
+            open_items.push(label.to_owned());
+        }
+    }
+    Parsed {
+        done: sections.iter().map(|s| s.done).sum(),
+        total: sections.iter().map(|s| s.total).sum(),
+        sections,
+        open_items,
+    }
+}
+
+fn heading(line: &str) -> Option<&str> {
+    let hashes = line.bytes().take_while(|b| *b == b'#').count();
+    if (1..=6).contains(&hashes) && line[hashes..].starts_with([' ', '\t']) {
+        Some(line[hashes..].trim().trim_end_matches('#').trim())
+    } else {
+        None
+    }
+}
+
+/// `- [x] label`, `* [ ] label`, `+ [X] label`, `1. [ ] label`, `1) [x] label`.
+fn item(line: &str) -> Option<(bool, &str)> {
+    let rest = if let Some(rest) = line.strip_prefix(['-', '*', '+']) {
+        rest
+    } else {
+        let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        line[digits..].strip_prefix(['.', ')'])?
+    };
+    let rest = rest.strip_prefix([' ', '\t'])?.trim_start();
+    let checked = match rest.get(..3)? {
+        "[ ]" => false,
+        "[x]" | "[X]" => true,
+        _ => return None,
+    };
+    Some((checked, rest[3..].trim()))
+}
+
+fn round4(value: f64) -> f64 {
+    (value * 10_000.0).round() / 10_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_items_by_section_and_skips_code() {
+        let text = "# DoD\n- [x] a\n- [ ] b\n* [X] c\n```\n- [ ] not an item\n```\n## Docs\n1. [x] d\n2) [ ] e\n- [] not an item\n-[x] not an item\n";
+        let parsed = parse(text, &BTreeMap::new());
+        assert_eq!((parsed.done, parsed.total), (3, 5));
+        assert_eq!(parsed.sections.len(), 2);
+        assert_eq!(parsed.sections[1].title, "Docs");
+        assert_eq!(parsed.open_items, vec!["b", "e"]);
+    }
+
+    #[test]
+    fn weights_apply_per_section() {
+        let text = "## Core\n- [x] a\n- [x] b\n## Nice\n- [ ] c\n- [ ] d\n";
+        let weights = BTreeMap::from([("core".to_owned(), 3.0)]);
+        let parsed = parse(text, &weights);
+        let done: f64 = parsed
+            .sections
+            .iter()
+            .map(|s| s.weight * s.done as f64)
+            .sum();
+        let total: f64 = parsed
+            .sections
+            .iter()
+            .map(|s| s.weight * s.total as f64)
+            .sum();
+        assert_eq!(10.0 * done / total, 7.5);
+    }
+}

@@ -1,0 +1,197 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod artifacts;
+pub mod checklist;
+pub mod coverage;
+pub mod input;
+pub mod junit;
+pub mod security;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use preflight_engine::IssueId;
+use preflight_engine::facts::{self, Facts, FactsError, merge};
+use preflight_sdk::facts::{Complexity, Project};
+use serde_json::{Map, Value, json};
+
+pub use input::CollectError;
+
+/// Facts that could not be gathered.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[non_exhaustive]
+pub enum GatherError {
+    /// A facts file, an override or the merged fact set is not usable.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Facts(#[from] FactsError),
+    /// A collector failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Collect(#[from] CollectError),
+}
+
+impl GatherError {
+    /// The stable id of the blocking issue this error becomes in a report.
+    pub fn id(&self) -> IssueId {
+        match self {
+            GatherError::Facts(err) => err.id(),
+            GatherError::Collect(_) => IssueId::FactsCollectorFailed,
+        }
+    }
+}
+
+/// Where the facts come from.
+#[derive(Debug, Clone, Default)]
+pub struct FactSources {
+    /// Fact files, merged in order (objects deep-merge; arrays and scalars replace).
+    pub files: Vec<PathBuf>,
+    /// `a.b.c=VALUE` overrides applied last; VALUE is JSON when it parses, else a string.
+    pub overrides: Vec<String>,
+    /// The project folder the collectors look in.
+    pub root: PathBuf,
+    /// Run the collectors (off for `--no-collect`: replay a recorded fact set as it is).
+    pub collect: bool,
+    /// What the collectors read.
+    pub collectors: Collectors,
+}
+
+/// What the collectors read, from `preflight.toml` and flags.
+#[derive(Debug, Clone, Default)]
+pub struct Collectors {
+    /// Where the collectors' settings came from (a config file, or `default`).
+    pub origin: String,
+    /// Artifacts to check for.
+    pub artifacts: artifacts::ArtifactSpec,
+    /// Readiness score source.
+    pub readiness: Option<checklist::ScoreSource>,
+    /// MVP score source.
+    pub mvp: Option<checklist::ScoreSource>,
+    /// Scanner reports.
+    pub security: Option<security::SecurityInputs>,
+    /// JUnit reports.
+    pub junit: Vec<String>,
+    /// Coverage report.
+    pub coverage: Option<coverage::CoverageInput>,
+    /// Complexity, when configured.
+    pub complexity: Option<Complexity>,
+    /// Project identity, when configured.
+    pub project: Option<Project>,
+}
+
+/// Gathers, merges, overrides and validates the fact set.
+///
+/// # Errors
+/// A [`GatherError`] naming the file, override or JSON pointer at fault.
+pub fn gather(sources: &FactSources) -> Result<Facts, GatherError> {
+    let mut value = Value::Object(Map::new());
+    let mut provenance = BTreeMap::new();
+    let mut inputs = Vec::new();
+    let mut layer = |value: &mut Value, overlay: Value, origin: &str| {
+        record(&overlay, origin, &mut provenance);
+        merge(value, overlay);
+    };
+    if sources.collect {
+        for (overlay, origin) in collect(&sources.root, &sources.collectors, &mut inputs)? {
+            layer(&mut value, overlay, &origin);
+        }
+    }
+    for path in &sources.files {
+        inputs.push(path.clone());
+        layer(
+            &mut value,
+            facts::read_file(path)?,
+            &format!("--facts {}", path.display()),
+        );
+    }
+    for text in &sources.overrides {
+        let mut overlay = Value::Object(Map::new());
+        facts::apply_override(&mut overlay, text)?;
+        layer(&mut value, overlay, &format!("--fact {text}"));
+    }
+    let mut facts = facts::from_value(value)?;
+    facts.sources = provenance;
+    facts.inputs = inputs;
+    Ok(facts)
+}
+
+/// Runs every configured collector; each result is one overlay with its origin. The files read
+/// are added to `inputs`.
+fn collect(
+    root: &Path,
+    c: &Collectors,
+    inputs: &mut Vec<PathBuf>,
+) -> Result<Vec<(Value, String)>, GatherError> {
+    let origin = |what: &str| format!("{what} ({})", c.origin);
+    let mut overlays = vec![(
+        artifacts::collect(root, &c.artifacts)?,
+        origin("artifact check"),
+    )];
+    if let Some(project) = &c.project {
+        overlays.push((json!({ "project": project }), c.origin.clone()));
+    }
+    if let Some(complexity) = c.complexity {
+        overlays.push((json!({ "complexity": complexity }), c.origin.clone()));
+    }
+    for (name, source) in [("readiness", &c.readiness), ("mvp", &c.mvp)] {
+        let Some(source) = source else { continue };
+        let score = checklist::score(root, name, source)?;
+        match source {
+            checklist::ScoreSource::Checklist { checklist, .. } => {
+                inputs.push(root.join(checklist))
+            }
+            checklist::ScoreSource::Json { json, .. } => inputs.push(root.join(json)),
+            checklist::ScoreSource::Fixed(_) => {}
+        }
+        let mut overlay = json!({ "scores": { name: score.value } });
+        let what = match &score.checklist {
+            Some(list) => {
+                overlay["checklists"] = json!({ name: list });
+                format!("checklist {}", list.path)
+            }
+            None => "score".to_owned(),
+        };
+        overlays.push((overlay, origin(&what)));
+    }
+    if let Some(reports) = &c.security {
+        let section = security::collect(root, reports)?;
+        if let Some(scans) = section.pointer("/security/scans").and_then(Value::as_array) {
+            inputs.extend(
+                scans
+                    .iter()
+                    .filter_map(|scan| scan.get("path").and_then(Value::as_str))
+                    .map(|path| root.join(path)),
+            );
+        }
+        overlays.push((section, origin("scanner reports")));
+    }
+    if !c.junit.is_empty() {
+        let tests = junit::collect(root, &c.junit)?;
+        inputs.extend(tests.files.iter().map(|path| root.join(path)));
+        overlays.push((json!({ "tests": tests }), origin("JUnit")));
+    }
+    if let Some(input) = &c.coverage {
+        let coverage = coverage::collect(root, input)?;
+        inputs.push(root.join(&coverage.path));
+        overlays.push((json!({ "coverage": coverage }), origin("coverage report")));
+    }
+    Ok(overlays)
+}
+
+/// Records which layer set each top-level section, and each score.
+fn record(overlay: &Value, origin: &str, provenance: &mut BTreeMap<String, String>) {
+    let Value::Object(map) = overlay else { return };
+    for (key, value) in map {
+        match (key.as_str(), value) {
+            ("scores", Value::Object(scores)) => {
+                for name in scores.keys() {
+                    provenance.insert(format!("scores.{name}"), origin.to_owned());
+                }
+            }
+            _ => {
+                provenance.insert(key.clone(), origin.to_owned());
+            }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The security collector: SARIF 2.1.0 from any tool, and the native JSON of Trivy, Gitleaks
+//! and Ruff, normalised to one list of findings with counts.
+
+mod gitleaks;
+mod ruff;
+mod sarif;
+mod trivy;
+
+use std::path::Path;
+
+use preflight_sdk::facts::{Finding, FindingCounts, GateVerdict, Scan};
+use serde_json::{Value, json};
+
+use super::input::{self, CollectError};
+
+/// Which scanner reports to read (paths or globs, relative to the project root).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityInputs {
+    /// A verdict from an earlier gate, used as well as the findings.
+    #[serde(default)]
+    pub gate: Option<GateVerdict>,
+    /// SARIF 2.1.0 files (semgrep, bandit, ruff, checkov, gitleaks, trivy, CodeQL, ...).
+    #[serde(default)]
+    pub sarif: Vec<String>,
+    /// Trivy JSON reports (`trivy ... --format json`).
+    #[serde(default)]
+    pub trivy: Vec<String>,
+    /// Gitleaks JSON reports (`gitleaks ... --report-format json`).
+    #[serde(default)]
+    pub gitleaks: Vec<String>,
+    /// Ruff JSON reports (`ruff check --output-format json`).
+    #[serde(default)]
+    pub ruff: Vec<String>,
+}
+
+impl SecurityInputs {
+    /// True when any scanner report is configured.
+    pub fn has_reports(&self) -> bool {
+        !(self.sarif.is_empty()
+            && self.trivy.is_empty()
+            && self.gitleaks.is_empty()
+            && self.ruff.is_empty())
+    }
+}
+
+/// Findings read from one file.
+pub(crate) struct Parsed {
+    pub tool: String,
+    pub findings: Vec<Finding>,
+    pub suppressed: u64,
+}
+
+/// Parses a report that is a JSON array of `T`; `tool` and `command` name the tool and how to
+/// write the report, for the error message.
+pub(crate) fn parse_array<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+    tool: &str,
+    command: &str,
+) -> Result<Vec<T>, CollectError> {
+    let value: Value = serde_json::from_str(text).map_err(|err| CollectError::json(path, &err))?;
+    if !value.is_array() {
+        return Err(CollectError::content(
+            path,
+            format!("not a {tool} JSON report: expected an array (write it with `{command}`)"),
+        ));
+    }
+    serde_json::from_value(value)
+        .map_err(|err| CollectError::content(path, format!("not a {tool} report: {err}")))
+}
+
+/// A scanner report format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReportFormat {
+    /// SARIF 2.1.0.
+    Sarif,
+    /// Trivy JSON.
+    Trivy,
+    /// Gitleaks JSON.
+    Gitleaks,
+    /// Ruff JSON.
+    Ruff,
+}
+
+/// Reads one scanner report's text into findings, as the collector does.
+///
+/// # Errors
+/// A [`CollectError`] naming `path` and the position of the problem.
+pub fn read_report(
+    format: ReportFormat,
+    root: &Path,
+    path: &Path,
+    text: &str,
+) -> Result<Vec<Finding>, CollectError> {
+    let parse = match format {
+        ReportFormat::Sarif => sarif::parse,
+        ReportFormat::Trivy => trivy::parse,
+        ReportFormat::Gitleaks => gitleaks::parse,
+        ReportFormat::Ruff => ruff::parse,
+    };
+    Ok(parse(root, path, text)?
+        .into_iter()
+        .flat_map(|parsed| parsed.findings)
+        .collect())
+}
+
+/// Reads every configured report and returns the `security` section.
+///
+/// # Errors
+/// A [`CollectError`] naming the file and the position of the problem.
+pub fn collect(root: &Path, inputs: &SecurityInputs) -> Result<Value, CollectError> {
+    let mut findings = Vec::new();
+    let mut scans = Vec::new();
+    type Parser = fn(&Path, &Path, &str) -> Result<Vec<Parsed>, CollectError>;
+    let groups: [(&str, &[String], Parser); 4] = [
+        ("sarif", &inputs.sarif, sarif::parse),
+        ("trivy", &inputs.trivy, trivy::parse),
+        ("gitleaks", &inputs.gitleaks, gitleaks::parse),
+        ("ruff", &inputs.ruff, ruff::parse),
+    ];
+    for (format, patterns, parse) in groups {
+        for pattern in patterns {
+            for path in input::expand(root, pattern)? {
+                let text = input::read_text(&path, preflight_engine::files::InputKind::Report)?;
+                for parsed in parse(root, &path, &text)? {
+                    scans.push(Scan {
+                        tool: parsed.tool,
+                        format: format.to_owned(),
+                        path: input::display_path(root, &path),
+                        findings: parsed.findings.len() as u64,
+                        suppressed: parsed.suppressed,
+                    });
+                    findings.extend(parsed.findings);
+                }
+            }
+        }
+    }
+    let counts = FindingCounts::of(&findings);
+    // Scans count as evidence only when at least one report was configured and read.
+    let mut section = if inputs.has_reports() {
+        json!({ "scans": scans, "findings": findings, "counts": counts })
+    } else {
+        json!({})
+    };
+    if let Some(gate) = inputs.gate {
+        section["gate"] = json!(gate);
+    }
+    Ok(json!({ "security": section }))
+}
