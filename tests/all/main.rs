@@ -10,7 +10,9 @@
 mod canary;
 mod cases;
 mod cli;
+mod docs;
 mod collectors;
+mod compat;
 mod equivalence;
 mod facts;
 mod fuzz;
