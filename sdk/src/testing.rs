@@ -341,6 +341,42 @@ pub fn run_cases(dir: &Path, evaluate: fn(PolicyInput) -> PolicyOutput) -> Resul
     }
 }
 
+/// Checks a policy's committed settings schema: it must be what `schemars` generates from the
+/// settings type `T`, and what the policy's metadata carries (`settings_schema`). With
+/// `PREFLIGHT_UPDATE_SCHEMAS=1` the file is rewritten instead.
+///
+/// # Errors
+/// A message saying which of the two differs, and how to regenerate the file.
+#[cfg(feature = "schema")]
+pub fn check_settings_schema<T: schemars::JsonSchema>(
+    committed: &Path,
+    metadata: &[u8],
+) -> Result<(), String> {
+    let mut generated = serde_json::to_string_pretty(&schemars::schema_for!(T))
+        .map_err(|err| err.to_string())?;
+    generated.push('\n');
+    if std::env::var_os("PREFLIGHT_UPDATE_SCHEMAS").is_some() {
+        std::fs::write(committed, &generated).map_err(|err| err.to_string())?;
+    }
+    let text = read_bounded(committed)?;
+    if text != generated {
+        return Err(format!(
+            "`{}` is stale: regenerate it with PREFLIGHT_UPDATE_SCHEMAS=1 cargo test",
+            committed.display()
+        ));
+    }
+    let metadata: crate::PolicyMetadata =
+        serde_json::from_slice(metadata).map_err(|err| format!("the metadata: {err}"))?;
+    let embedded = metadata
+        .settings_schema
+        .ok_or("the metadata carries no settings_schema")?;
+    let file: Value = serde_json::from_str(&text).map_err(|err| err.to_string())?;
+    if embedded != file {
+        return Err("the metadata's settings_schema is not the committed file".to_owned());
+    }
+    Ok(())
+}
+
 /// The largest case or facts file read: 16 MiB.
 const MAX_CASE_BYTES: u64 = 16 << 20;
 

@@ -21,6 +21,7 @@ mod oci;
 mod python_service;
 mod reliability;
 mod schemas;
+mod settings;
 mod signatures;
 mod stream;
 mod supply_chain;

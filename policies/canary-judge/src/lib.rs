@@ -25,6 +25,7 @@ preflight_sdk::export_policy! {
     name: "canary-judge",
     description: "Baseline vs canary: Mann-Whitney U, Hodges-Lehmann shift and mean ratio per metric; weighted score to PASS, MARGINAL or FAIL",
     evaluate: evaluate,
+    settings_schema: include_str!("../settings.schema.json"),
 }
 
 /// Judges the fact set's `canary` section.
@@ -42,6 +43,16 @@ pub fn evaluate(input: PolicyInput) -> PolicyOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_settings_schema_is_generated_from_the_settings_type() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("settings.schema.json");
+        if let Err(problem) =
+            preflight_sdk::testing::check_settings_schema::<settings::Settings>(&path, PREFLIGHT_METADATA)
+        {
+            panic!("{problem}");
+        }
+    }
 
     #[test]
     fn decision_cases() {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Settings of `canary-judge`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Confidence of the test and of the Hodges-Lehmann interval (α = 1 − confidence).

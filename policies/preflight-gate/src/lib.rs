@@ -25,6 +25,7 @@ preflight_sdk::export_policy! {
     name: "preflight-gate",
     description: "Risk score from readiness, MVP and security with go/canary bands; security gate from scanner findings; test, coverage and artifact rules",
     evaluate: evaluate_typed,
+    settings_schema: include_str!("../settings.schema.json"),
 }
 
 /// Evaluates the standard gate.
@@ -267,6 +268,16 @@ fn round4(value: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_settings_schema_is_generated_from_the_settings_type() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("settings.schema.json");
+        if let Err(problem) =
+            preflight_sdk::testing::check_settings_schema::<settings::Settings>(&path, PREFLIGHT_METADATA)
+        {
+            panic!("{problem}");
+        }
+    }
     use std::path::Path;
 
     #[test]

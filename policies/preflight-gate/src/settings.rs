@@ -69,6 +69,22 @@ impl Mode {
     }
 }
 
+/// The schema lists every spelling serde accepts, aliases included.
+#[cfg(test)]
+impl schemars::JsonSchema for Mode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Mode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The mode: A (aggressive), B (balanced) or S (safe).",
+            "type": "string",
+            "enum": ["A", "a", "aggressive", "B", "b", "balanced", "S", "s", "safe"]
+        })
+    }
+}
+
 /// Weights of the three scores.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Weights {
@@ -112,6 +128,7 @@ impl Default for Penalties {
 
 /// The policy's settings, as given.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// The mode: `A`, `B` (default) or `S`.
@@ -139,6 +156,7 @@ pub struct Settings {
 
 /// A severity, or `never`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum FailOn {
     /// Fail on any finding.
@@ -184,6 +202,7 @@ impl FailOn {
 /// Per-category security rules: a category fails the gate when more than `allow` findings are
 /// at or above `fail_on`.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SecurityRules {
     /// Lowest failing severity per category.
@@ -196,6 +215,7 @@ pub struct SecurityRules {
 
 /// One optional value per finding category.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, bound(deserialize = "T: Deserialize<'de>"))]
 pub struct PerCategory<T> {
     /// Vulnerabilities.
@@ -256,6 +276,7 @@ impl SecurityRules {
 
 /// Whether a rule blocks, warns or is off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// A blocking issue.
@@ -269,6 +290,7 @@ pub enum Level {
 
 /// Rules on test results (checked when the fact set has `tests`).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TestRules {
     /// All tests must pass (default `block`).
@@ -278,6 +300,7 @@ pub struct TestRules {
 
 /// Rules on line coverage.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CoverageRules {
     /// Minimum overall line coverage in percent.
@@ -293,6 +316,7 @@ pub struct CoverageRules {
 
 /// Minimum line coverage for the files under a path prefix.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PathCoverageRule {
     /// Path prefix, e.g. `src/payments/`.
@@ -303,6 +327,7 @@ pub struct PathCoverageRule {
 
 /// Weight overrides; unset weights come from the mode.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PartialWeights {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -315,6 +340,7 @@ pub struct PartialWeights {
 
 /// Threshold overrides; unset thresholds come from the mode.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PartialThresholds {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -325,6 +351,7 @@ pub struct PartialThresholds {
 
 /// Penalty overrides; unset penalties are 0 / 5 / 10.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PartialPenalties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
