@@ -2,7 +2,7 @@
 //! renamed over the old one, never over an input of the run; a failure turns the report into
 //! `NO_GO` and still gets a report out.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use preflight_engine::{IssueId, Report, ReportIssue};
@@ -238,7 +238,10 @@ fn write_targets(targets: &[Target], dry_run: bool, outcome: &Outcome) -> Vec<Wr
             }
             Some(_) if !to_stdout => {}
             _ => {
-                let color = Color::detect(stdout.is_terminal());
+                let color = match anstream::AutoStream::choice(&stdout) {
+                    anstream::ColorChoice::Never => Color::Off,
+                    _ => Color::On,
+                };
                 let mut lock = stdout.lock();
                 if let Err(source) = lock
                     .write_all(preflight_report::render(report, target.format, color).as_bytes())

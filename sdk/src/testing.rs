@@ -352,8 +352,8 @@ pub fn check_settings_schema<T: schemars::JsonSchema>(
     committed: &Path,
     metadata: &[u8],
 ) -> Result<(), String> {
-    let mut generated = serde_json::to_string_pretty(&schemars::schema_for!(T))
-        .map_err(|err| err.to_string())?;
+    let mut generated =
+        serde_json::to_string_pretty(&schemars::schema_for!(T)).map_err(|err| err.to_string())?;
     generated.push('\n');
     if std::env::var_os("PREFLIGHT_UPDATE_SCHEMAS").is_some() {
         std::fs::write(committed, &generated).map_err(|err| err.to_string())?;

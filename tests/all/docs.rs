@@ -54,6 +54,12 @@ fn the_id_doc_lists_every_host_issue_id() {
         .filter_map(|line| line.strip_prefix("| `"))
         .filter_map(|rest| rest.split_once('`').map(|(id, _)| id.to_owned()))
         .collect();
-    let known: Vec<String> = IssueId::ALL.iter().map(|id| id.as_str().to_owned()).collect();
-    assert_eq!(documented, known, "docs/ids.md must list IssueId::ALL, in order");
+    let known: Vec<String> = IssueId::ALL
+        .iter()
+        .map(|id| id.as_str().to_owned())
+        .collect();
+    assert_eq!(
+        documented, known,
+        "docs/ids.md must list IssueId::ALL, in order"
+    );
 }

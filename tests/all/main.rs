@@ -10,9 +10,9 @@
 mod canary;
 mod cases;
 mod cli;
-mod docs;
 mod collectors;
 mod compat;
+mod docs;
 mod equivalence;
 mod facts;
 mod fuzz;

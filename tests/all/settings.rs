@@ -8,7 +8,11 @@ use crate::support::{preflight, repo, run};
 
 fn project(gate: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("preflight.toml"), format!("[gate]\n{gate}\n")).unwrap();
+    std::fs::write(
+        dir.path().join("preflight.toml"),
+        format!("[gate]\n{gate}\n"),
+    )
+    .unwrap();
     dir
 }
 
@@ -18,7 +22,10 @@ fn settings_that_break_the_gates_schema_are_refused_with_their_pointer() {
     for (gate, pointer) in [
         ("weights = { readiness = \"high\" }", "/weights/readiness"),
         ("mode = \"Z\"", "/mode"),
-        ("tests = { require_passing = \"sometimes\" }", "/tests/require_passing"),
+        (
+            "tests = { require_passing = \"sometimes\" }",
+            "/tests/require_passing",
+        ),
         ("colour = \"blue\"", "/"),
     ] {
         let dir = project(gate);

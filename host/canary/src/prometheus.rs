@@ -23,7 +23,7 @@ pub struct Options {
     pub timeout: Duration,
     /// Retries after the first attempt, on connection errors and 5xx.
     pub retries: u32,
-    /// First backoff; doubles on each retry.
+    /// First backoff; grows exponentially (with jitter) on each retry.
     pub backoff: Duration,
     /// `Authorization: Bearer TOKEN`.
     pub bearer_token: Option<String>,
@@ -207,31 +207,35 @@ impl Client {
     }
 
     async fn get(&self, path: &str, params: &[(&str, String)]) -> Result<Response, PromError> {
+        use backon::Retryable as _;
         let url = format!("{}{path}", self.options.url.trim_end_matches('/'));
-        let mut attempt = 0;
-        let mut backoff = self.options.backoff;
-        loop {
-            attempt += 1;
-            let outcome = self.send(&url, params).await;
-            let retry = match &outcome {
-                Err(PromError::Unreachable { .. }) => true,
-                Err(PromError::Api { status, .. }) => *status >= 500,
-                _ => false,
-            };
-            if !retry || attempt > self.options.retries {
-                return match outcome {
-                    Err(PromError::Unreachable { url, message, .. }) => {
-                        Err(PromError::Unreachable {
-                            url,
-                            attempts: attempt,
-                            message,
-                        })
-                    }
-                    other => other,
-                };
-            }
-            tokio::time::sleep(backoff).await;
-            backoff = backoff.saturating_mul(2);
+        let attempts = std::sync::atomic::AtomicU32::new(0);
+        // Exponential backoff from `backoff`, with jitter so many pipelines retrying at once do
+        // not hit Prometheus in step; only connection errors and 5xx are retried.
+        let policy = backon::ExponentialBuilder::default()
+            .with_min_delay(self.options.backoff)
+            .with_max_delay(self.options.backoff.saturating_mul(16))
+            .with_max_times(self.options.retries as usize)
+            .with_jitter();
+        let outcome = (|| {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.send(&url, params)
+        })
+        .retry(policy)
+        .sleep(tokio::time::sleep)
+        .when(|err| match err {
+            PromError::Unreachable { .. } => true,
+            PromError::Api { status, .. } => *status >= 500,
+            _ => false,
+        })
+        .await;
+        match outcome {
+            Err(PromError::Unreachable { url, message, .. }) => Err(PromError::Unreachable {
+                url,
+                attempts: attempts.load(std::sync::atomic::Ordering::Relaxed),
+                message,
+            }),
+            other => other,
         }
     }
 

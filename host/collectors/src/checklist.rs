@@ -137,9 +137,11 @@ pub struct Parsed {
     pub open_items: Vec<String>,
 }
 
-/// Parses checklist items, skipping fenced code blocks; the section of an item is the nearest
-/// heading above it.
+/// Parses checklist items with a CommonMark parser (GitHub task lists): `- [x]` and `- [ ]` in
+/// list items count; anything in a code block, an HTML block or comment, or a table does not.
+/// The section of an item is the nearest heading above it.
 pub fn parse(text: &str, weights: &BTreeMap<String, f64>) -> Parsed {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
     let weight_of = |title: &str| {
         weights
             .iter()
@@ -148,49 +150,68 @@ pub fn parse(text: &str, weights: &BTreeMap<String, f64>) -> Parsed {
     };
     let mut sections: Vec<ChecklistSection> = Vec::new();
     let mut current = String::new();
-    let mut fence: Option<&str> = None;
+    let mut heading: Option<String> = None;
+    // The open task item whose label is being read: (label, depth of lists inside it).
+    let mut label: Option<(String, usize)> = None;
     let mut open_items = Vec::new();
-    for line in text.lines() {
-        let trimmed = line.trim_start();
-        if let Some(marker) = fence {
-            if trimmed.starts_with(marker) {
-                fence = None;
+    for event in Parser::new_ext(text, Options::ENABLE_TASKLISTS) {
+        match event {
+            Event::Start(Tag::Heading { .. }) => heading = Some(String::new()),
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some(title) = heading.take() {
+                    current = title.trim().to_owned();
+                }
             }
-            continue;
-        }
-        if trimmed.starts_with("```") {
-            fence = Some("```");
-            continue;
-        }
-        if trimmed.starts_with("~~~") {
-            fence = Some("~~~");
-            continue;
-        }
-        if let Some(title) = heading(trimmed) {
-            current = title.to_owned();
-            continue;
-        }
-        let Some((checked, label)) = item(trimmed) else {
-            continue;
-        };
-        let index = match sections.iter().position(|s| s.title == current) {
-            Some(index) => index,
-            None => {
-                sections.push(ChecklistSection {
-                    title: current.clone(),
-                    weight: weight_of(&current),
-                    done: 0,
-                    total: 0,
-                });
-                sections.len() - 1
+            Event::TaskListMarker(checked) => {
+                let index = match sections.iter().position(|s| s.title == current) {
+                    Some(index) => index,
+                    None => {
+                        sections.push(ChecklistSection {
+                            title: current.clone(),
+                            weight: weight_of(&current),
+                            done: 0,
+                            total: 0,
+                        });
+                        sections.len() - 1
+                    }
+                };
+                let section = &mut sections[index];
+                section.total += 1;
+                if checked {
+                    section.done += 1;
+                } else if open_items.len() < OPEN_ITEMS {
+                    label = Some((String::new(), 0));
+                }
             }
-        };
-        let section = &mut sections[index];
-        section.total += 1;
-        if checked {
-            section.done += 1;
-        } else if open_items.len() < OPEN_ITEMS {
-            open_items.push(label.to_owned());
+            Event::Start(Tag::List(_)) => {
+                if let Some((_, depth)) = &mut label {
+                    *depth += 1;
+                }
+            }
+            Event::End(TagEnd::List(_)) => {
+                if let Some((_, depth)) = &mut label {
+                    *depth = depth.saturating_sub(1);
+                }
+            }
+            Event::End(TagEnd::Item) => {
+                if let Some((text, 0)) = &label {
+                    open_items.push(text.trim().to_owned());
+                    label = None;
+                }
+            }
+            Event::Text(text) | Event::Code(text) => {
+                if let Some(title) = &mut heading {
+                    title.push_str(&text);
+                } else if let Some((item, 0)) = &mut label {
+                    item.push_str(&text);
+                }
+            }
+            Event::SoftBreak | Event::HardBreak => {
+                if let Some((item, 0)) = &mut label {
+                    item.push(' ');
+                }
+            }
+            _ => {}
         }
     }
     Parsed {
@@ -199,35 +220,6 @@ pub fn parse(text: &str, weights: &BTreeMap<String, f64>) -> Parsed {
         sections,
         open_items,
     }
-}
-
-fn heading(line: &str) -> Option<&str> {
-    let hashes = line.bytes().take_while(|b| *b == b'#').count();
-    if (1..=6).contains(&hashes) && line[hashes..].starts_with([' ', '\t']) {
-        Some(line[hashes..].trim().trim_end_matches('#').trim())
-    } else {
-        None
-    }
-}
-
-/// `- [x] label`, `* [ ] label`, `+ [X] label`, `1. [ ] label`, `1) [x] label`.
-fn item(line: &str) -> Option<(bool, &str)> {
-    let rest = if let Some(rest) = line.strip_prefix(['-', '*', '+']) {
-        rest
-    } else {
-        let digits = line.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        line[digits..].strip_prefix(['.', ')'])?
-    };
-    let rest = rest.strip_prefix([' ', '\t'])?.trim_start();
-    let checked = match rest.get(..3)? {
-        "[ ]" => false,
-        "[x]" | "[X]" => true,
-        _ => return None,
-    };
-    Some((checked, rest[3..].trim()))
 }
 
 fn round4(value: f64) -> f64 {
@@ -246,6 +238,18 @@ mod tests {
         assert_eq!(parsed.sections.len(), 2);
         assert_eq!(parsed.sections[1].title, "Docs");
         assert_eq!(parsed.open_items, vec!["b", "e"]);
+    }
+
+    /// Issue #12: items inside code blocks, HTML comments and indented code are not counted.
+    #[test]
+    fn items_in_code_and_comments_do_not_count() {
+        let text = "# DoD\n- [x] real\n<!--\n- [ ] commented out\n-->\n\n    - [ ] indented code\n\n~~~\n- [ ] fenced\n~~~\n<details>\n\n- [ ] inside html but markdown\n\n</details>\n\n- [ ] *emphasis* and `code` label\n  - [x] nested done\n";
+        let parsed = parse(text, &BTreeMap::new());
+        assert_eq!((parsed.done, parsed.total), (2, 4), "{parsed:?}");
+        assert_eq!(
+            parsed.open_items,
+            vec!["inside html but markdown", "emphasis and code label"]
+        );
     }
 
     #[test]

@@ -307,14 +307,19 @@ pub fn display_path(root: &Path, path: &Path) -> String {
 }
 
 /// A path reported by a tool, made relative to the project root when it points inside it.
+///
+/// Tools write URIs (`file:///work/app/src/a.py`, `src/my%20file.py`) or plain paths; URIs are
+/// read with the `url` crate and percent-decoded, then an absolute path under the root is made
+/// relative to it.
 pub fn normalize_reported(root: &Path, reported: &str) -> String {
-    let mut text = reported
-        .strip_prefix("file://")
-        .unwrap_or(reported)
-        .to_owned();
-    if text.contains('%') {
-        text = percent_decode(&text);
-    }
+    let text = match url::Url::parse(reported) {
+        Ok(uri) if uri.scheme() == "file" => match uri.to_file_path() {
+            Ok(path) => path.to_string_lossy().into_owned(),
+            Err(()) => decode(uri.path()),
+        },
+        // A relative reference (or a Windows drive path) is a path, maybe percent-encoded.
+        _ => decode(reported),
+    };
     let path = Path::new(&text);
     if path.is_absolute() {
         let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
@@ -325,24 +330,10 @@ pub fn normalize_reported(root: &Path, reported: &str) -> String {
     text.trim_start_matches("./").to_owned()
 }
 
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(value) = text
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(value);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+fn decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 use preflight_engine::{Limits, PolicyEntry, Runtime, builtin, facts};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed/facts.json");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seed/facts.json");
     let facts = facts::from_value(facts::read_file(&path)?)?;
 
     let runtime = Runtime::new(Limits::default())?;

@@ -166,7 +166,8 @@ impl Runtime {
     }
 
     /// Evaluates one loaded policy with `settings` on the facts. Settings that break the
-    /// policy's settings schema fail it with `settings.invalid` before it runs.
+    /// policy's settings schema give a `NO_GO` with a `settings.invalid` issue naming every
+    /// violation's pointer, before the policy runs.
     pub fn evaluate_policy(
         &self,
         policy: &Policy,
@@ -190,11 +191,9 @@ impl Runtime {
             error: None,
         };
         if let Err(message) = policy.check_settings(settings) {
-            result.blocking_issues = vec![Issue::new(
-                IssueId::SettingsInvalid.as_str(),
-                message.clone(),
-            )];
-            result.error = Some(message);
+            // The policy would say the same (`settings.invalid`) after parsing them; the host
+            // says it first, with the pointer. The id makes the run an error (exit 2).
+            result.blocking_issues = vec![Issue::new(IssueId::SettingsInvalid.as_str(), message)];
             return (
                 result,
                 PolicyLogs {

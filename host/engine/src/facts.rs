@@ -20,7 +20,7 @@ pub use crate::merge::{canonical_json, merge, set_path};
 pub struct Facts {
     /// The fact set.
     pub value: Value,
-    /// sha256 of its canonical JSON (sorted keys, no whitespace).
+    /// sha256 of its canonical JSON (RFC 8785, JCS).
     pub sha256: String,
     /// The canonical JSON itself: what every policy receives as `facts`, serialized once.
     pub json: String,

@@ -1,7 +1,5 @@
 //! Merging fact documents and writing them canonically.
 
-use std::fmt::Write as _;
-
 use serde_json::{Map, Value};
 
 /// Deep-merges `overlay` into `base`: objects merge key by key; anything else replaces.
@@ -58,45 +56,13 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String
     }
 }
 
-/// JSON with object keys sorted and no whitespace: the same fact set always hashes the same.
+/// The fact set's canonical JSON, RFC 8785 (JSON Canonicalization Scheme): object keys sorted
+/// by UTF-16 code units, no whitespace, numbers as ECMAScript writes them (`7.0` is `7`), strings
+/// with the minimal escapes. The same fact set always hashes the same, and any JCS
+/// implementation gives the same bytes.
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(value, &mut out);
-    out
-}
-
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (index, key) in keys.into_iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                if let Some(value) = map.get(key) {
-                    write_canonical(value, out);
-                }
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => {
-            let _ = write!(out, "{other}");
-        }
-    }
+    // A `Value` always canonicalizes (its numbers are finite); the fallback is never taken.
+    serde_json_canonicalizer::to_string(value).unwrap_or_else(|_| value.to_string())
 }
 
 #[cfg(test)]
@@ -128,10 +94,21 @@ mod tests {
     }
 
     #[test]
-    fn canonical_json_sorts_keys() {
+    fn canonical_json_is_rfc_8785() {
         assert_eq!(
             canonical_json(&json!({"b": 1, "a": [true, null, "x"]})),
             r#"{"a":[true,null,"x"],"b":1}"#
+        );
+        // RFC 8785 section 3.2.2.3: numbers as ECMAScript writes them.
+        assert_eq!(
+            canonical_json(&json!({"x": 7.0, "y": 1e21, "z": 0.000001, "w": -0.0})),
+            r#"{"w":0,"x":7,"y":1e+21,"z":0.000001}"#
+        );
+        // Keys sorted by UTF-16 code units, not bytes: U+1F600 (the surrogate pair D83D DE00)
+        // sorts before U+E000, where UTF-8 byte order would put it after.
+        assert_eq!(
+            canonical_json(&json!({"\u{E000}": 2, "\u{1F600}": 1})),
+            "{\"\u{1F600}\":1,\"\u{E000}\":2}"
         );
     }
 }

@@ -32,7 +32,7 @@ pub struct Report {
     pub artifacts_missing: Vec<String>,
     /// One entry per policy that was run or failed to load.
     pub policies: Vec<PolicyResult>,
-    /// sha256 of the canonical fact set (sorted keys, no whitespace); null when the facts were
+    /// sha256 of the fact set in its RFC 8785 (JCS) canonical form; null when the facts were
     /// invalid.
     pub facts_sha256: Option<String>,
     /// Version of preflight that wrote the report.

@@ -2,12 +2,14 @@
 
 use std::fmt::Write as _;
 
+use anstyle::{AnsiColor, Style};
 use preflight_sdk::Decision;
 
 use crate::escape::control as esc;
 use preflight_engine::Report;
 
-/// Whether to colour the output.
+/// Whether to colour the output. The caller decides (the CLI asks `anstream`, which follows
+/// `NO_COLOR`, `CLICOLOR_FORCE` and whether the stream is a terminal); files are always `Off`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Color {
     /// ANSI colours.
@@ -17,36 +19,30 @@ pub enum Color {
 }
 
 impl Color {
-    /// Colour when `stream_is_tty` and `NO_COLOR` is unset or empty.
-    pub fn detect(stream_is_tty: bool) -> Color {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
-        if stream_is_tty && !no_color {
-            Color::On
-        } else {
-            Color::Off
-        }
-    }
-
-    fn paint(self, code: &str, text: &str) -> String {
+    fn paint(self, style: Style, text: &str) -> String {
         match self {
-            Color::On => format!("\x1b[{code}m{text}\x1b[0m"),
+            Color::On => format!("{style}{text}{style:#}"),
             Color::Off => text.to_owned(),
         }
     }
 }
 
-fn decision_code(decision: Decision) -> &'static str {
-    match decision {
-        Decision::Go => "1;32",
-        Decision::GoWithCaution => "1;33",
-        Decision::NoGo => "1;31",
-    }
+const RED: Style = AnsiColor::Red.on_default();
+const YELLOW: Style = AnsiColor::Yellow.on_default();
+
+fn decision_style(decision: Decision) -> Style {
+    let color = match decision {
+        Decision::Go => AnsiColor::Green,
+        Decision::GoWithCaution => AnsiColor::Yellow,
+        Decision::NoGo => AnsiColor::Red,
+    };
+    color.on_default().bold()
 }
 
 /// Renders the report as a terminal summary.
 pub fn render(report: &Report, color: Color) -> String {
     let mut out = String::new();
-    let decision = color.paint(decision_code(report.decision), report.decision.as_str());
+    let decision = color.paint(decision_style(report.decision), report.decision.as_str());
     let _ = writeln!(out, "preflight {}: {decision}", report.preflight_version);
     if let (Some(risk), Some(thresholds)) = (report.risk_score, report.thresholds) {
         let _ = writeln!(
@@ -80,8 +76,8 @@ pub fn render(report: &Report, color: Color) -> String {
     let _ = writeln!(out, "\npolicies:");
     for policy in &report.policies {
         let mark = match (policy.error.is_some(), policy.decision) {
-            (true, _) => color.paint("1;31", "ERROR"),
-            (false, decision) => color.paint(decision_code(decision), decision.as_str()),
+            (true, _) => color.paint(RED.bold(), "ERROR"),
+            (false, decision) => color.paint(decision_style(decision), decision.as_str()),
         };
         let version = esc(policy.version.as_deref().unwrap_or("?"));
         let sha = policy
@@ -106,7 +102,7 @@ pub fn render(report: &Report, color: Color) -> String {
     } else {
         let _ = writeln!(out, "\nblocking issues:");
         for issue in &report.blocking_issues {
-            let id = color.paint("31", &esc(&issue.id));
+            let id = color.paint(RED, &esc(&issue.id));
             let _ = writeln!(
                 out,
                 "  - [{}] {id}: {}",
@@ -118,7 +114,7 @@ pub fn render(report: &Report, color: Color) -> String {
     if !report.warnings.is_empty() {
         let _ = writeln!(out, "\nwarnings:");
         for issue in &report.warnings {
-            let id = color.paint("33", &esc(&issue.id));
+            let id = color.paint(YELLOW, &esc(&issue.id));
             let _ = writeln!(
                 out,
                 "  - [{}] {id}: {}",

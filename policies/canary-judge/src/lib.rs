@@ -47,9 +47,10 @@ mod tests {
     #[test]
     fn the_settings_schema_is_generated_from_the_settings_type() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("settings.schema.json");
-        if let Err(problem) =
-            preflight_sdk::testing::check_settings_schema::<settings::Settings>(&path, PREFLIGHT_METADATA)
-        {
+        if let Err(problem) = preflight_sdk::testing::check_settings_schema::<settings::Settings>(
+            &path,
+            PREFLIGHT_METADATA,
+        ) {
             panic!("{problem}");
         }
     }
