@@ -184,12 +184,24 @@ pub async fn entries(
     entries
 }
 
-/// A fetcher for a plan: the default store, offline when asked.
+/// A fetcher for a plan: the default store, offline when asked, trusting the CAs in
+/// `$PREFLIGHT_CA_BUNDLE` when it is set.
 ///
 /// # Errors
 /// When the HTTP client cannot be built.
 pub fn fetcher(offline: bool) -> Result<Fetcher, SourceError> {
-    Ok(Fetcher::new()?.offline(offline))
+    let fetcher = Fetcher::new()?.offline(offline);
+    // A private CA for module servers and registries: `PREFLIGHT_CA_BUNDLE=ca.pem`.
+    match std::env::var_os("PREFLIGHT_CA_BUNDLE").filter(|path| !path.is_empty()) {
+        Some(path) => {
+            let pem = preflight_engine::files::read(
+                std::path::Path::new(&path),
+                preflight_engine::files::InputKind::Config,
+            )?;
+            fetcher.with_root_certificates(&pem)
+        }
+        None => Ok(fetcher),
+    }
 }
 
 /// The source a `--policy`-style argument names: `builtin:NAME`, a URL or an `oci://`

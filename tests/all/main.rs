@@ -13,6 +13,7 @@ mod cli;
 mod collectors;
 mod compat;
 mod docs;
+mod engine;
 mod equivalence;
 mod facts;
 mod fuzz;

@@ -295,22 +295,25 @@ impl Runtime {
                 // Everything that can be checked on the bytes is, before anything is compiled
                 // or loaded from the cache.
                 precheck::check(source, bytes, &self.limits)?;
-                let module = match self.cached(&sha256) {
-                    Some(module) => module,
-                    None => {
-                        let module = compile_within(&self.engine, source, bytes, &self.limits)?;
-                        self.store(&sha256, &module);
-                        module
-                    }
+                let (module, compiled) = match self.cached(&sha256) {
+                    Some(module) => (module, false),
+                    None => (
+                        compile_within(&self.engine, source, bytes, &self.limits)?,
+                        true,
+                    ),
                 };
+                check_imports(source, &module)?;
+                check_exports(source, &module)?;
+                // Only a module that passed every check is cached.
+                if compiled {
+                    self.store(&sha256, &module);
+                }
                 if let Ok(mut modules) = self.modules.lock() {
                     modules.insert(sha256.clone(), module.clone());
                 }
                 module
             }
         };
-        check_imports(source, &module)?;
-        check_exports(source, &module)?;
         let pre =
             self.linker
                 .instantiate_pre(&module)

@@ -9,7 +9,7 @@ pub async fn download(client: &reqwest::Client, url: &str, cap: usize) -> Result
         .get(url)
         .send()
         .await
-        .map_err(|err| format!("cannot download `{url}`: {err}"))?;
+        .map_err(|err| format!("cannot download `{url}`: {}", chain(&err)))?;
     let status = response.status();
     if !status.is_success() {
         return Err(format!("cannot download `{url}`: HTTP {status}"));
@@ -33,4 +33,16 @@ pub async fn download(client: &reqwest::Client, url: &str, cap: usize) -> Result
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
+}
+
+/// An error with its causes, `: `-separated (reqwest's own message hides the TLS or DNS cause).
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -185,6 +185,29 @@ impl Fetcher {
         })
     }
 
+    /// Trusts the certificate authorities in `pem` (one or more PEM certificates) besides the
+    /// built-in roots: a private registry or module server behind an internal CA.
+    ///
+    /// # Errors
+    /// [`SourceError::Remote`] when `pem` holds no usable certificate.
+    pub fn with_root_certificates(mut self, pem: &[u8]) -> Result<Fetcher, SourceError> {
+        let error = |message: String| SourceError::Remote {
+            source_name: "(certificates)".to_owned(),
+            message,
+        };
+        let certificates =
+            reqwest::Certificate::from_pem_bundle(pem).map_err(|err| error(err.to_string()))?;
+        if certificates.is_empty() {
+            return Err(error("no PEM certificate found".to_owned()));
+        }
+        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60));
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+        self.http = builder.build().map_err(|err| error(err.to_string()))?;
+        Ok(self)
+    }
+
     /// Never use the network: remote modules come from the store only (`--offline`).
     #[must_use]
     pub fn offline(mut self, offline: bool) -> Fetcher {

@@ -104,7 +104,12 @@ fn intact(entry: &[u8], integrity: &Integrity, module_sha256: &str, engine_hash:
 pub struct Cache {
     dir: PathBuf,
     integrity: Integrity,
+    max_bytes: u64,
 }
+
+/// The default size cap of a cache folder: 512 MiB. Past it, the least recently used entries
+/// are removed when a new one is written.
+pub const DEFAULT_MAX_BYTES: u64 = 512 << 20;
 
 /// The default cache folder: `compiled` under preflight's home
 /// ([`crate::files::home_dir`]).
@@ -118,7 +123,15 @@ impl Cache {
         Cache {
             dir,
             integrity: Integrity::Checksum,
+            max_bytes: DEFAULT_MAX_BYTES,
         }
+    }
+
+    /// Caps the folder's size: writing an entry removes the least recently used ones past it.
+    #[must_use]
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> Cache {
+        self.max_bytes = max_bytes;
+        self
     }
 
     /// Authenticates entries with HMAC-SHA256 under `key` instead of a checksum: entries
@@ -150,7 +163,12 @@ impl Cache {
     pub fn load(&self, engine: &Engine, module_sha256: &str) -> Option<Module> {
         let engine_hash = engine_hash(engine);
         let path = self.path(engine_hash, module_sha256);
-        self.read(engine, &path, module_sha256, engine_hash)
+        let module = self.read(engine, &path, module_sha256, engine_hash)?;
+        // Mark it used, for the eviction order.
+        if let Ok(file) = std::fs::File::options().write(true).open(&path) {
+            let _ = file.set_modified(std::time::SystemTime::now());
+        }
+        Some(module)
     }
 
     /// Stores a compiled module under the sha256 of its bytes. Failures are ignored: the cache
@@ -158,8 +176,52 @@ impl Cache {
     pub fn store(&self, engine: &Engine, module_sha256: &str, module: &Module) {
         let engine_hash = engine_hash(engine);
         let path = self.path(engine_hash, module_sha256);
-        if let Ok(serialized) = module.serialize() {
-            let _ = self.write(&path, &serialized, module_sha256, engine_hash);
+        if let Ok(serialized) = module.serialize()
+            && self
+                .write(&path, &serialized, module_sha256, engine_hash)
+                .is_ok()
+        {
+            self.evict(engine_hash, &path);
+        }
+    }
+
+    /// Removes entries written by another engine (another wasmtime version or other compiler
+    /// settings: they can never be used again), then the least recently used entries until the
+    /// folder is under its cap. `keep` (the entry just written) stays.
+    fn evict(&self, engine_hash: u64, keep: &Path) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let current = format!("engine:{engine_hash:016x}");
+        let mut live: Vec<(std::time::SystemTime, u64, PathBuf)> = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "cwasm") || path == keep {
+                continue;
+            }
+            let Ok(metadata) = entry.metadata() else {
+                continue;
+            };
+            if !metadata.is_file() {
+                continue;
+            }
+            if trailer(&path).is_some_and(|trailer| !trailer.contains(&current)) {
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+            let used = metadata.modified().unwrap_or(std::time::UNIX_EPOCH);
+            live.push((used, metadata.len(), path));
+        }
+        let kept = std::fs::metadata(keep).map_or(0, |m| m.len());
+        let mut total: u64 = kept + live.iter().map(|(_, size, _)| size).sum::<u64>();
+        live.sort();
+        for (_, size, path) in live {
+            if total <= self.max_bytes {
+                break;
+            }
+            if std::fs::remove_file(&path).is_ok() {
+                total = total.saturating_sub(size);
+            }
         }
     }
 
@@ -246,6 +308,19 @@ impl Cache {
     }
 }
 
+/// The trailer of an entry (its last bytes), when it has ours.
+fn trailer(path: &Path) -> Option<String> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = (TRAILER.len() + BINDING_LEN + TAG_LEN) as i64;
+    file.seek(SeekFrom::End(-len)).ok()?;
+    let mut bytes = Vec::new();
+    file.take(len as u64).read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    text.starts_with("\npreflight-compiled-module ")
+        .then_some(text)
+}
+
 /// The engine's compatibility hash: the wasmtime version, target and compiler settings.
 fn engine_hash(engine: &Engine) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -254,7 +329,8 @@ fn engine_hash(engine: &Engine) -> u64 {
 }
 
 /// The cache the CLI uses: [`default_dir`], unless `PREFLIGHT_CACHE` is `off`, `0` or `false`;
-/// keyed with `PREFLIGHT_CACHE_KEY` when it is set.
+/// keyed with `PREFLIGHT_CACHE_KEY` when it is set, capped at `PREFLIGHT_CACHE_MAX_MB` MiB
+/// (default 512).
 pub fn from_env() -> Option<Cache> {
     let disabled = std::env::var("PREFLIGHT_CACHE").is_ok_and(|v| {
         matches!(
@@ -266,6 +342,14 @@ pub fn from_env() -> Option<Cache> {
         None
     } else {
         let key = std::env::var_os("PREFLIGHT_CACHE_KEY").unwrap_or_default();
-        default_dir().map(|dir| Cache::new(dir).with_key(key.as_encoded_bytes()))
+        let max_bytes = std::env::var("PREFLIGHT_CACHE_MAX_MB")
+            .ok()
+            .and_then(|mb| mb.trim().parse::<u64>().ok())
+            .map_or(DEFAULT_MAX_BYTES, |mb| mb.saturating_mul(1 << 20));
+        default_dir().map(|dir| {
+            Cache::new(dir)
+                .with_key(key.as_encoded_bytes())
+                .with_max_bytes(max_bytes)
+        })
     }
 }
