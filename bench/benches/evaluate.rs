@@ -13,8 +13,8 @@
 //!   findings), host-side input serialization included.
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
-use preflight::builtin;
-use preflight::sandbox::{Limits, Runtime, cache::Cache};
+use preflight_engine::builtin;
+use preflight_engine::sandbox::{Limits, Runtime, cache::Cache};
 use serde_json::{Value, json};
 
 fn seed_input() -> Vec<u8> {

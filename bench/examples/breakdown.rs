@@ -158,7 +158,7 @@ fn judge_input() -> Vec<u8> {
 /// `canary-judge` on 3 metrics × 10 000 samples per side, fresh instance each time, with and
 /// without fuel metering.
 fn judge(fuel: bool) -> f64 {
-    let wasm = preflight::builtin::find("canary-judge").expect("judge").wasm;
+    let wasm = preflight_engine::builtin::find("canary-judge").expect("judge").wasm;
     let mut config = Config::new();
     config.epoch_interruption(true).max_wasm_stack(512 << 10).consume_fuel(fuel);
     let sandbox = Sandbox::new(&config, wasm, fuel.then_some(u64::MAX / 2));
@@ -190,7 +190,7 @@ fn main() {
         with_fuel / native,
         without / native
     );
-    let wasm = preflight::builtin::find("preflight-gate").expect("gate").wasm;
+    let wasm = preflight_engine::builtin::find("preflight-gate").expect("gate").wasm;
     let facts: serde_json::Value =
         serde_json::from_str(preflight_bench::SEED_FACTS).expect("seed facts");
     let input = serde_json::to_vec(&serde_json::json!({"facts": facts, "settings": {"mode": "B"}}))
@@ -244,8 +244,8 @@ fn main() {
     println!("native: evaluate_bytes {native:.2} µs, of which the policy function on parsed input {native_logic:.2} µs");
 
     // Host-side work after the guest returns.
-    let runtime = preflight::sandbox::Runtime::new(preflight::sandbox::Limits::default()).expect("runtime");
-    let pooled = preflight::sandbox::Runtime::pooled(preflight::sandbox::Limits::default()).expect("runtime");
+    let runtime = preflight_engine::sandbox::Runtime::new(preflight_engine::sandbox::Limits::default()).expect("runtime");
+    let pooled = preflight_engine::sandbox::Runtime::pooled(preflight_engine::sandbox::Limits::default()).expect("runtime");
     let policy = runtime.load("gate", wasm).expect("load");
     let pooled_policy = pooled.load("gate", wasm).expect("load");
     let evaluation = runtime.evaluate(&policy, &input).expect("evaluate");
@@ -255,7 +255,7 @@ fn main() {
     });
     let value: serde_json::Value = serde_json::from_slice(&text).expect("parse");
     let check = measure(|| {
-        preflight::schema::policy_output(value.clone()).expect("valid");
+        preflight_engine::schema::policy_output(value.clone()).expect("valid");
     });
     let whole = measure(|| {
         runtime.evaluate(&policy, &input).expect("evaluate");
@@ -265,7 +265,7 @@ fn main() {
     });
     let text = String::from_utf8(text).expect("utf-8");
     let typed = measure(|| {
-        preflight::sandbox::output::read(&text).expect("valid");
+        preflight_engine::sandbox::output::read(&text).expect("valid");
     });
     println!("host: the schema path: parse output {parse:.2} µs, schema-check + convert {check:.2} µs; the typed read (what the runtime does) {typed:.2} µs");
     println!("Runtime::evaluate {whole:.2} µs; Runtime::pooled, evaluate {whole_pooled:.2} µs");

@@ -202,6 +202,7 @@ fn plan_with(args: &InputArgs, use_lock: bool) -> Result<Plan, ConfigError> {
         coverage: config.coverage.clone(),
         complexity: config.complexity,
         project: config.project.clone(),
+        custom: config.custom.clone(),
     };
     let root = args.root.clone().unwrap_or_else(|| base.clone());
     let sources = FactSources {

@@ -43,6 +43,72 @@ pub struct FactSet {
     /// Baseline and canary metrics from Prometheus, for canary analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<crate::canary::Canary>,
+    /// A team's own evidence, by namespace (`change`, `deploy-window`, `pentest`): any JSON,
+    /// up to 1 MiB per namespace. A policy that reads a namespace declares it, with a JSON
+    /// Schema, in its metadata; the host checks the section against it before the policy runs.
+    /// Read it with [`FactSet::custom`].
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema_support::custom_sections")
+    )]
+    pub custom: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// The pattern of a custom namespace: lowercase letters, digits and `-`, starting with a letter.
+pub const CUSTOM_NAMESPACE_PATTERN: &str = "^[a-z][a-z0-9-]{0,63}$";
+
+/// The largest custom section, serialized: 1 MiB.
+pub const CUSTOM_SECTION_MAX_BYTES: usize = 1 << 20;
+
+/// Whether `name` is a valid custom namespace ([`CUSTOM_NAMESPACE_PATTERN`]).
+pub fn is_custom_namespace(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && bytes[0].is_ascii_lowercase()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+impl FactSet {
+    /// The custom section `namespace`, read as `T`; `None` when the fact set has none.
+    ///
+    /// ```
+    /// # use preflight_sdk::FactSet;
+    /// #[derive(serde::Deserialize)]
+    /// struct Change {
+    ///     ticket: String,
+    ///     approved: bool,
+    /// }
+    /// let facts: FactSet = serde_json::from_value(serde_json::json!({
+    ///     "custom": { "change": { "ticket": "CHG-42", "approved": true } }
+    /// }))
+    /// .unwrap();
+    /// let change: Option<Change> = facts.custom("change").unwrap();
+    /// assert!(change.is_some_and(|c| c.approved && c.ticket == "CHG-42"));
+    /// ```
+    ///
+    /// # Errors
+    /// A `facts.invalid` issue naming the namespace when the section does not read as `T`
+    /// (declare its schema in the policy's metadata and the host refuses such facts first).
+    pub fn custom<T: serde::de::DeserializeOwned>(
+        &self,
+        namespace: &str,
+    ) -> Result<Option<T>, crate::Issue> {
+        match self.custom.get(namespace) {
+            None => Ok(None),
+            Some(value) => T::deserialize(value).map(Some).map_err(|err| {
+                crate::Issue::new(
+                    "facts.invalid",
+                    format!(
+                        "the custom fact section `{namespace}` does not read as expected: {err}"
+                    ),
+                )
+            }),
+        }
+    }
 }
 
 /// What is being released.

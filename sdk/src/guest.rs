@@ -3,34 +3,70 @@
 
 use crate::policy::{Decision, Issue, PolicyInput, PolicyOutput};
 
-/// The total length of `parts`, at compile time: the size of the metadata section.
-pub const fn concat_len(parts: &[&str]) -> usize {
+/// The total length of `groups` of parts, at compile time: the size of the metadata section.
+pub const fn concat_len(groups: &[&[&str]]) -> usize {
     let mut total = 0;
-    let mut i = 0;
-    while i < parts.len() {
-        total += parts[i].len();
-        i += 1;
+    let mut g = 0;
+    while g < groups.len() {
+        let parts = groups[g];
+        let mut i = 0;
+        while i < parts.len() {
+            total += parts[i].len();
+            i += 1;
+        }
+        g += 1;
     }
     total
 }
 
-/// `parts` joined into a byte array of exactly `N` bytes, at compile time, so the metadata
-/// JSON can be placed in a custom section.
-pub const fn concat<const N: usize>(parts: &[&str]) -> [u8; N] {
+/// `groups` of parts joined into a byte array of exactly `N` bytes, at compile time, so the
+/// metadata JSON can be placed in a custom section.
+pub const fn concat<const N: usize>(groups: &[&[&str]]) -> [u8; N] {
     let mut out = [0u8; N];
     let mut at = 0;
+    let mut g = 0;
+    while g < groups.len() {
+        let parts = groups[g];
+        let mut i = 0;
+        while i < parts.len() {
+            let bytes = parts[i].as_bytes();
+            let mut j = 0;
+            while j < bytes.len() && at < N {
+                out[at] = bytes[j];
+                at += 1;
+                j += 1;
+            }
+            i += 1;
+        }
+        g += 1;
+    }
+    out
+}
+
+/// `true` for `required`, `false` for `optional`, in a custom fact declaration.
+pub const fn required_text(word: &str) -> &'static str {
+    match word.as_bytes() {
+        b"required" => "true",
+        b"optional" => "false",
+        _ => panic!("a custom fact section is `required` or `optional`"),
+    }
+}
+
+/// Whether `name` is a valid custom namespace, at compile time.
+pub const fn is_custom_namespace(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() > 64 || !bytes[0].is_ascii_lowercase() {
+        return false;
+    }
     let mut i = 0;
-    while i < parts.len() {
-        let bytes = parts[i].as_bytes();
-        let mut j = 0;
-        while j < bytes.len() && at < N {
-            out[at] = bytes[j];
-            at += 1;
-            j += 1;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return false;
         }
         i += 1;
     }
-    out
+    true
 }
 
 /// True when `text` can be pasted between JSON quotes as it is: no `"`, `\` or control
@@ -161,9 +197,15 @@ pub fn check_policy_function<O: serde::Serialize>(_: fn(PolicyInput) -> O) {}
 /// assert_eq!(metadata.name, "readiness-only");
 /// ```
 ///
-/// Optional, in this order after `evaluate`: `settings_schema: include_str!("settings.schema.json")`
-/// (a JSON Schema the host checks the policy's settings against before evaluating it) and
-/// `min_host_version: "0.2.0"` (the oldest host that may run the policy).
+/// Optional, in this order after `evaluate`:
+/// - `settings_schema: include_str!("settings.schema.json")`: a JSON Schema the host checks the
+///   policy's settings against before evaluating it;
+/// - `min_host_version: "0.2.0"`: the oldest host that may run the policy (custom fact sections
+///   need 0.2.0);
+/// - `custom: { "change": required include_str!("change.schema.json"), "window": optional
+///   include_str!(...) }`: the custom fact sections the policy reads and the schema each must
+///   match. [`testing::check_custom_schema`](crate::testing) keeps each file the schema of
+///   the type the policy reads it as.
 ///
 /// The version is the crate's `CARGO_PKG_VERSION`. The name must follow
 /// [`abi::is_valid_name`](crate::abi::is_valid_name), checked at compile time. Built for
@@ -179,24 +221,32 @@ macro_rules! export_policy {
         evaluate: $evaluate:path
         $(, settings_schema: $schema:expr)?
         $(, min_host_version: $min_host:literal)?
+        $(, custom: { $($namespace:literal : $required:ident $custom_schema:expr),+ $(,)? })?
         $(,)?
     ) => {
         /// The JSON metadata this policy carries in its `preflight.policy` custom section.
         pub const PREFLIGHT_METADATA: &[u8] = &__PREFLIGHT_METADATA_BYTES;
 
-        const __PREFLIGHT_METADATA_PARTS: &[&str] = &[
-            "{\"name\":\"",
-            $name,
-            "\",\"version\":\"",
-            env!("CARGO_PKG_VERSION"),
-            "\",\"abi\":",
-            $crate::guest::ABI_VERSION_TEXT,
-            ",\"description\":\"",
-            $description,
-            "\""
-            $(, ",\"settings_schema\":", $schema)?
-            $(, ",\"min_host_version\":\"", $min_host, "\"")?
-            ,"}",
+        const __PREFLIGHT_METADATA_PARTS: &[&[&str]] = &[
+            &[
+                "{\"name\":\"",
+                $name,
+                "\",\"version\":\"",
+                env!("CARGO_PKG_VERSION"),
+                "\",\"abi\":",
+                $crate::guest::ABI_VERSION_TEXT,
+                ",\"description\":\"",
+                $description,
+                "\"",
+            ],
+            $(&[",\"settings_schema\":", $schema],)?
+            $(&[",\"min_host_version\":\"", $min_host, "\""],)?
+            $(
+                &[",\"custom\":{"],
+                $crate::__preflight_custom_parts!($($namespace : $required $custom_schema),+),
+                &["}"],
+            )?
+            &["}"],
         ];
         const __PREFLIGHT_METADATA_LEN: usize =
             $crate::guest::concat_len(__PREFLIGHT_METADATA_PARTS);
@@ -220,6 +270,16 @@ macro_rules! export_policy {
                 $crate::guest::is_plain_json_string($min_host),
                 "min_host_version must be a plain version string"
             );)?
+            $($(
+                assert!(
+                    $crate::guest::is_custom_namespace($namespace),
+                    "custom namespaces are lowercase letters, digits and `-`, starting with a letter"
+                );
+                assert!(
+                    $crate::guest::looks_like_object($custom_schema),
+                    "a custom fact section's schema must be a JSON object"
+                );
+            )+)?
             #[allow(dead_code, reason = "only checks the policy function's type")]
             fn check_policy_function() {
                 $crate::guest::check_policy_function($evaluate);
@@ -249,6 +309,25 @@ macro_rules! export_policy {
     };
 }
 
+/// The `custom` declarations of [`export_policy!`] as metadata parts: the first entry bare, the
+/// others after a comma.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __preflight_custom_parts {
+    ($namespace:literal : $required:ident $schema:expr $(, $rest_ns:literal : $rest_req:ident $rest_schema:expr)*) => {
+        &[
+            "\"",
+            $namespace,
+            "\":{\"required\":",
+            $crate::guest::required_text(stringify!($required)),
+            ",\"schema\":",
+            $schema,
+            "}"
+            $(, ",\"", $rest_ns, "\":{\"required\":", $crate::guest::required_text(stringify!($rest_req)), ",\"schema\":", $rest_schema, "}")*
+        ]
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,10 +339,41 @@ mod tests {
 
     #[test]
     fn metadata_is_joined_at_compile_time() {
-        const PARTS: &[&str] = &["{\"a\":", "1", "}"];
+        const PARTS: &[&[&str]] = &[&["{\"a\":", "1"], &[], &["}"]];
         const BYTES: [u8; concat_len(PARTS)] = concat(PARTS);
         assert_eq!(&BYTES, br#"{"a":1}"#);
         assert!(looks_like_object("  {}"));
         assert!(!looks_like_object("[]"));
+    }
+}
+
+#[cfg(test)]
+mod custom_declarations {
+    fn evaluate(_: crate::PolicyInput) -> crate::PolicyOutput {
+        crate::PolicyOutput::new(crate::Decision::Go)
+    }
+
+    crate::export_policy! {
+        name: "custom-reader",
+        description: "reads two custom sections",
+        evaluate: evaluate,
+        min_host_version: "0.2.0",
+        custom: {
+            "change": required r#"{"type": "object", "required": ["approved"]}"#,
+            "deploy-window": optional r#"{"type": "object"}"#,
+        },
+    }
+
+    #[test]
+    fn custom_declarations_reach_the_metadata() {
+        let metadata: crate::PolicyMetadata = serde_json::from_slice(PREFLIGHT_METADATA).unwrap();
+        assert_eq!(metadata.min_host_version.as_deref(), Some("0.2.0"));
+        assert_eq!(metadata.custom.len(), 2);
+        assert!(metadata.custom["change"].required);
+        assert!(!metadata.custom["deploy-window"].required);
+        assert_eq!(
+            metadata.custom["change"].schema,
+            serde_json::json!({"type": "object", "required": ["approved"]})
+        );
     }
 }

@@ -15,5 +15,6 @@ pub mod testing;
 
 pub use facts::FactSet;
 pub use policy::{
-    ABI_VERSION, Decision, Issue, Location, PolicyInput, PolicyMetadata, PolicyOutput, TypedOutput,
+    ABI_VERSION, CustomFacts, Decision, Issue, Location, PolicyInput, PolicyMetadata, PolicyOutput,
+    TypedOutput,
 };

@@ -230,4 +230,24 @@ pub struct PolicyMetadata {
         schemars(schema_with = "crate::schema_support::object")
     )]
     pub settings_schema: Option<Value>,
+    /// The custom fact sections the policy reads, by namespace: whether each is required and
+    /// the JSON Schema it must match. The host checks them before the policy runs.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub custom: std::collections::BTreeMap<String, CustomFacts>,
+}
+
+/// A custom fact section a policy reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CustomFacts {
+    /// Whether the policy cannot decide without it (`facts.missing` when it is absent).
+    #[serde(default)]
+    pub required: bool,
+    /// The JSON Schema the section must match.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "crate::schema_support::object")
+    )]
+    pub schema: Value,
 }

@@ -352,6 +352,50 @@ pub fn check_settings_schema<T: schemars::JsonSchema>(
     committed: &Path,
     metadata: &[u8],
 ) -> Result<(), String> {
+    let file = generated_schema::<T>(committed)?;
+    let metadata: crate::PolicyMetadata =
+        serde_json::from_slice(metadata).map_err(|err| format!("the metadata: {err}"))?;
+    let embedded = metadata
+        .settings_schema
+        .ok_or("the metadata carries no settings_schema")?;
+    if embedded != file {
+        return Err("the metadata's settings_schema is not the committed file".to_owned());
+    }
+    Ok(())
+}
+
+/// Checks a custom fact section's committed schema: it must be what `schemars` generates from
+/// the type `T` the policy reads the section as ([`crate::FactSet::custom`]), and what the
+/// policy's metadata declares for `namespace`. With `PREFLIGHT_UPDATE_SCHEMAS=1` the file is
+/// rewritten instead.
+///
+/// # Errors
+/// A message saying which of the two differs, and how to regenerate the file.
+#[cfg(feature = "schema")]
+pub fn check_custom_schema<T: schemars::JsonSchema>(
+    namespace: &str,
+    committed: &Path,
+    metadata: &[u8],
+) -> Result<(), String> {
+    let file = generated_schema::<T>(committed)?;
+    let metadata: crate::PolicyMetadata =
+        serde_json::from_slice(metadata).map_err(|err| format!("the metadata: {err}"))?;
+    let declared = metadata
+        .custom
+        .get(namespace)
+        .ok_or_else(|| format!("the metadata declares no custom section `{namespace}`"))?;
+    if declared.schema != file {
+        return Err(format!(
+            "the metadata's schema for `{namespace}` is not the committed file"
+        ));
+    }
+    Ok(())
+}
+
+/// The schema generated from `T`, checked against (or, with `PREFLIGHT_UPDATE_SCHEMAS=1`,
+/// written to) `committed`.
+#[cfg(feature = "schema")]
+fn generated_schema<T: schemars::JsonSchema>(committed: &Path) -> Result<Value, String> {
     let mut generated =
         serde_json::to_string_pretty(&schemars::schema_for!(T)).map_err(|err| err.to_string())?;
     generated.push('\n');
@@ -365,16 +409,7 @@ pub fn check_settings_schema<T: schemars::JsonSchema>(
             committed.display()
         ));
     }
-    let metadata: crate::PolicyMetadata =
-        serde_json::from_slice(metadata).map_err(|err| format!("the metadata: {err}"))?;
-    let embedded = metadata
-        .settings_schema
-        .ok_or("the metadata carries no settings_schema")?;
-    let file: Value = serde_json::from_str(&text).map_err(|err| err.to_string())?;
-    if embedded != file {
-        return Err("the metadata's settings_schema is not the committed file".to_owned());
-    }
-    Ok(())
+    serde_json::from_str(&text).map_err(|err| err.to_string())
 }
 
 /// The largest case or facts file read: 16 MiB.

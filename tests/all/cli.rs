@@ -281,3 +281,73 @@ fn abi_doc_wat_example_runs_as_documented() {
         "{stderr}"
     );
 }
+
+/// #13: a policy written in WAT declares the custom fact section it reads, with a schema; the
+/// host enforces it (missing: `facts.missing`, malformed: `facts.invalid` naming the pointer)
+/// and the policy decides on canonical facts. The example's case files run through the host.
+#[test]
+fn the_wat_example_reads_a_custom_fact_section() {
+    let example = repo().join("examples/wat-policy");
+    let text = std::fs::read_to_string(example.join("change-approved.wat")).unwrap();
+    let bytes = wat::parse_str(&text).unwrap();
+    let (dir, path) = temp_file("change-approved.wasm", &bytes);
+    let (code, stdout, stderr) = run(preflight()
+        .args(["test", "--policy"])
+        .arg(&path)
+        .arg(example.join("change-cases")));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("4 passed, 0 failed"), "{stdout}");
+
+    // The same through `run`, with the section from preflight.toml's [custom.change].
+    std::fs::write(
+        dir.path().join("change.yaml"),
+        "ticket: CHG-7\napproved: true\napprover: sec-lead\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("preflight.toml"),
+        "complexity = \"low\"\n[scores]\nreadiness = 9\nmvp = 9\n[security]\ngate = \"PASS\"\n[artifacts]\noptional = []\n[custom.change]\nyaml = \"change.yaml\"\n[[policy]]\nsource = \"change-approved.wasm\"\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(preflight().current_dir(dir.path()).arg("run"));
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["decision"], "GO");
+    assert_eq!(
+        report["sources"]["facts.custom.change"],
+        "custom sources (preflight.toml)"
+    );
+    // An override turns it into a NO_GO decision; a bad value into an error naming the pointer.
+    let (code, stdout, _) = run(preflight().current_dir(dir.path()).args([
+        "run",
+        "--fact",
+        "custom.change.approved=false",
+    ]));
+    assert_eq!(code, 1);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["blocking_issues"][0]["id"], "change.not_approved");
+    let (code, stdout, stderr) = run(preflight().current_dir(dir.path()).args([
+        "run",
+        "--fact",
+        "custom.change.ticket=JIRA-9",
+    ]));
+    assert_eq!(code, 2, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let message = report["blocking_issues"][0]["message"].as_str().unwrap();
+    assert!(message.contains("at `/custom/change/ticket`"), "{message}");
+
+    // `policy inspect` and `policy lock` show the declaration.
+    let (code, stdout, _) = run(preflight().args(["policy", "inspect"]).arg(&path));
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("reads:   custom.change (required)"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = run(preflight().current_dir(dir.path()).args(["policy", "lock"]));
+    assert_eq!(code, 0, "{stderr}");
+    let lock = std::fs::read_to_string(dir.path().join("preflight.lock")).unwrap();
+    assert!(
+        lock.contains("namespace = \"change\"") && lock.contains("required = true"),
+        "{lock}"
+    );
+}

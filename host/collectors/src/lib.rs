@@ -4,6 +4,7 @@
 pub mod artifacts;
 pub mod checklist;
 pub mod coverage;
+pub mod custom;
 pub mod input;
 pub mod junit;
 pub mod security;
@@ -78,6 +79,8 @@ pub struct Collectors {
     pub complexity: Option<Complexity>,
     /// Project identity, when configured.
     pub project: Option<Project>,
+    /// Custom fact sections, by namespace.
+    pub custom: BTreeMap<String, custom::CustomSource>,
 }
 
 /// Gathers, merges, overrides and validates the fact set.
@@ -176,6 +179,11 @@ fn collect(
         inputs.push(root.join(&coverage.path));
         overlays.push((json!({ "coverage": coverage }), origin("coverage report")));
     }
+    if !c.custom.is_empty() {
+        let (section, files) = custom::collect(root, &c.custom)?;
+        inputs.extend(files);
+        overlays.push((json!({ "custom": section }), origin("custom sources")));
+    }
     Ok(overlays)
 }
 
@@ -184,9 +192,9 @@ fn record(overlay: &Value, origin: &str, provenance: &mut BTreeMap<String, Strin
     let Value::Object(map) = overlay else { return };
     for (key, value) in map {
         match (key.as_str(), value) {
-            ("scores", Value::Object(scores)) => {
-                for name in scores.keys() {
-                    provenance.insert(format!("scores.{name}"), origin.to_owned());
+            ("scores" | "custom", Value::Object(sections)) => {
+                for name in sections.keys() {
+                    provenance.insert(format!("{key}.{name}"), origin.to_owned());
                 }
             }
             _ => {

@@ -202,6 +202,24 @@ impl Runtime {
                 },
             );
         }
+        if let Err(problem) = policy.check_custom(&facts.value) {
+            let (id, message) = match problem {
+                crate::sandbox::CustomFactsError::Missing(message) => {
+                    (IssueId::FactsMissing, message)
+                }
+                crate::sandbox::CustomFactsError::Invalid(message) => {
+                    (IssueId::FactsInvalid, message)
+                }
+            };
+            result.blocking_issues = vec![Issue::new(id.as_str(), message)];
+            return (
+                result,
+                PolicyLogs {
+                    policy: name,
+                    ..PolicyLogs::default()
+                },
+            );
+        }
         let started = Instant::now();
         let input = policy_input(&facts.json, settings);
         let evaluated = self.evaluate(policy, &input);

@@ -127,6 +127,9 @@ pub fn from_value(mut value: Value) -> Result<Facts, FactsError> {
     derive_counts(&mut value).map_err(|violation| FactsError::Invalid {
         violations: vec![violation],
     })?;
+    check_custom_sizes(&value).map_err(|violation| FactsError::Invalid {
+        violations: vec![violation],
+    })?;
     let json = canonical_json(&value);
     let sha256 = crate::sandbox::sha256_hex(json.as_bytes());
     Ok(Facts {
@@ -136,6 +139,26 @@ pub fn from_value(mut value: Value) -> Result<Facts, FactsError> {
         sources: BTreeMap::new(),
         inputs: Vec::new(),
     })
+}
+
+/// Refuses a custom section over its cap (1 MiB serialized).
+fn check_custom_sizes(value: &Value) -> Result<(), Violation> {
+    let Some(custom) = value.get("custom").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    for (namespace, section) in custom {
+        let size = serde_json::to_vec(section).map_or(usize::MAX, |bytes| bytes.len());
+        if size > preflight_sdk::facts::CUSTOM_SECTION_MAX_BYTES {
+            return Err(Violation {
+                pointer: format!("/custom/{namespace}"),
+                message: format!(
+                    "the custom section is {size} bytes, over the {}-byte limit",
+                    preflight_sdk::facts::CUSTOM_SECTION_MAX_BYTES
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Fills `security.counts` from `security.findings`, whoever wrote the fact set: a policy that

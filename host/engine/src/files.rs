@@ -46,6 +46,8 @@ pub enum InputKind {
     Signature,
     /// A decision case file: 16 MiB.
     Case,
+    /// A custom fact section's file: 1 MiB.
+    Custom,
 }
 
 impl InputKind {
@@ -60,6 +62,7 @@ impl InputKind {
             InputKind::ScoreJson | InputKind::Case => 16 << 20,
             InputKind::Module => 64 << 20,
             InputKind::Signature => 64 << 10,
+            InputKind::Custom => 1 << 20,
         }
     }
 
@@ -76,6 +79,7 @@ impl InputKind {
             InputKind::Module => "policy modules",
             InputKind::Signature => "signatures",
             InputKind::Case => "case files",
+            InputKind::Custom => "custom fact sections",
         }
     }
 }

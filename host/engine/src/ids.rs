@@ -18,6 +18,8 @@ pub enum IssueId {
     FactsInvalid,
     /// A collector could not read its input.
     FactsCollectorFailed,
+    /// A policy needs a custom fact section the fact set does not have.
+    FactsMissing,
     /// A fact stream has no fact sets.
     FactsEmptyStream,
     /// `preflight.toml` or `preflight.lock` cannot be used.
@@ -102,13 +104,14 @@ pub enum IssueId {
 
 impl IssueId {
     /// Every id, in the order of `docs/ids.md`.
-    pub const ALL: [IssueId; 46] = [
+    pub const ALL: [IssueId; 47] = [
         IssueId::FactsUnreadable,
         IssueId::FactsNotJson,
         IssueId::FactsTooLarge,
         IssueId::FactsBadOverride,
         IssueId::FactsInvalid,
         IssueId::FactsCollectorFailed,
+        IssueId::FactsMissing,
         IssueId::FactsEmptyStream,
         IssueId::ConfigInvalid,
         IssueId::SettingsInvalid,
@@ -160,6 +163,7 @@ impl IssueId {
             IssueId::FactsBadOverride => "facts.bad_override",
             IssueId::FactsInvalid => "facts.invalid",
             IssueId::FactsCollectorFailed => "facts.collector_failed",
+            IssueId::FactsMissing => "facts.missing",
             IssueId::FactsEmptyStream => "facts.empty_stream",
             IssueId::ConfigInvalid => "config.invalid",
             IssueId::SettingsInvalid => "settings.invalid",

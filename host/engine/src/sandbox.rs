@@ -99,9 +99,66 @@ pub struct Policy {
     pub size: usize,
     pre: InstancePre<GuestState>,
     settings: Option<Arc<jsonschema::Validator>>,
+    custom: Arc<Vec<CustomCheck>>,
+}
+
+/// A custom fact section a policy declares, with its schema compiled.
+struct CustomCheck {
+    namespace: String,
+    required: bool,
+    schema: jsonschema::Validator,
+}
+
+/// Why a fact set does not give a policy the custom sections it declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CustomFactsError {
+    /// A required section is absent.
+    Missing(String),
+    /// A section breaks the schema the policy declares.
+    Invalid(String),
 }
 
 impl Policy {
+    /// Checks the fact set's custom sections against what the policy declares: every required
+    /// namespace present, every present one matching its schema.
+    ///
+    /// # Errors
+    /// The first problem, naming the policy, the namespace and the JSON pointer.
+    pub fn check_custom(&self, facts: &serde_json::Value) -> Result<(), CustomFactsError> {
+        for check in self.custom.iter() {
+            let Some(section) = facts.pointer(&format!("/custom/{}", check.namespace)) else {
+                if check.required {
+                    return Err(CustomFactsError::Missing(format!(
+                        "policy `{}` needs the custom fact section `{}`, which the fact set does not have: give it with [custom.{}] in preflight.toml, --fact custom.{}.KEY=VALUE or --facts",
+                        self.metadata.name, check.namespace, check.namespace, check.namespace
+                    )));
+                }
+                continue;
+            };
+            if !check.schema.is_valid(section) {
+                let violations: Vec<String> = check
+                    .schema
+                    .iter_errors(section)
+                    .map(|error| {
+                        format!(
+                            "at `/custom/{}{}`: {error}",
+                            check.namespace,
+                            error.instance_path()
+                        )
+                    })
+                    .collect();
+                return Err(CustomFactsError::Invalid(format!(
+                    "the custom fact section `{}` does not match the schema policy `{}` declares: {}",
+                    check.namespace,
+                    self.metadata.name,
+                    violations.join("; ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks settings against the policy's settings schema, when it ships one.
     ///
     /// # Errors
@@ -330,6 +387,28 @@ impl Runtime {
             )?)),
             None => None,
         };
+        let mut custom = Vec::with_capacity(metadata.custom.len());
+        for (namespace, declared) in &metadata.custom {
+            let bad = |message: String| PolicyError::BadMetadata {
+                source_name: source.to_owned(),
+                message,
+            };
+            if !preflight_sdk::facts::is_custom_namespace(namespace) {
+                return Err(bad(format!(
+                    "custom namespace `{namespace}` must be lowercase letters, digits and `-`, starting with a letter"
+                )));
+            }
+            let schema = jsonschema::validator_for(&declared.schema).map_err(|err| {
+                bad(format!(
+                    "the schema of custom section `{namespace}` is not a valid JSON Schema: {err}"
+                ))
+            })?;
+            custom.push(CustomCheck {
+                namespace: namespace.clone(),
+                required: declared.required,
+                schema,
+            });
+        }
         Ok(Policy {
             metadata,
             sha256,
@@ -337,6 +416,7 @@ impl Runtime {
             size: bytes.len(),
             pre,
             settings,
+            custom: Arc::new(custom),
         })
     }
 

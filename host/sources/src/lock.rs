@@ -30,6 +30,22 @@ pub struct LockEntry {
     pub source: String,
     /// sha256 of the module bytes.
     pub sha256: String,
+    /// The custom fact sections the module reads, as its metadata declares them: a new
+    /// requirement shows in the lock file's diff.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom: Vec<LockedCustom>,
+}
+
+/// A custom fact section a locked module declares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedCustom {
+    /// The namespace.
+    pub namespace: String,
+    /// Whether the module needs it.
+    pub required: bool,
+    /// sha256 of the schema the section must match (its canonical JSON).
+    pub schema_sha256: String,
 }
 
 /// The lock file could not be used.

@@ -156,11 +156,23 @@ async fn lock_policies(fetcher: &Fetcher, config_path: Option<PathBuf>) -> Resul
             esc(&meta.version),
             esc(&source)
         );
+        let custom = meta
+            .custom
+            .iter()
+            .map(|(namespace, declared)| lock::LockedCustom {
+                namespace: namespace.clone(),
+                required: declared.required,
+                schema_sha256: sha256_hex(
+                    preflight_engine::facts::canonical_json(&declared.schema).as_bytes(),
+                ),
+            })
+            .collect();
         lock.policies.push(LockEntry {
             name: meta.name,
             version: meta.version,
             source,
             sha256,
+            custom,
         });
     }
     lock.save(&lock_path).map_err(|err| err.to_string())?;
@@ -284,6 +296,22 @@ async fn inspect(fetcher: &Fetcher, module: &str) -> Result<String, String> {
             let _ = writeln!(out, "about:   {}", esc(&meta.description));
             if let Some(min) = &meta.min_host_version {
                 let _ = writeln!(out, "needs:   preflight {}", esc(min));
+            }
+            if meta.settings_schema.is_some() {
+                let _ = writeln!(out, "settings: checked against the schema the module ships");
+            }
+            for (namespace, declared) in &meta.custom {
+                let _ = writeln!(
+                    out,
+                    "reads:   custom.{} ({}), schema {}",
+                    esc(namespace),
+                    if declared.required {
+                        "required"
+                    } else {
+                        "optional"
+                    },
+                    esc(&declared.schema.to_string())
+                );
             }
         }
         Err(err) => {
