@@ -43,13 +43,18 @@ pub const fn concat<const N: usize>(groups: &[&[&str]]) -> [u8; N] {
     out
 }
 
-/// `true` for `required`, `false` for `optional`, in a custom fact declaration.
+/// `true` for `required`, else `false`, in a custom fact declaration ([`is_required_word`] is
+/// checked at compile time).
 pub const fn required_text(word: &str) -> &'static str {
     match word.as_bytes() {
         b"required" => "true",
-        b"optional" => "false",
-        _ => panic!("a custom fact section is `required` or `optional`"),
+        _ => "false",
     }
+}
+
+/// Whether `word` is `required` or `optional`.
+pub const fn is_required_word(word: &str) -> bool {
+    matches!(word.as_bytes(), b"required" | b"optional")
 }
 
 /// Whether `name` is a valid custom namespace, at compile time.
@@ -278,6 +283,10 @@ macro_rules! export_policy {
                 assert!(
                     $crate::guest::looks_like_object($custom_schema),
                     "a custom fact section's schema must be a JSON object"
+                );
+                assert!(
+                    $crate::guest::is_required_word(stringify!($required)),
+                    "a custom fact section is `required` or `optional`"
                 );
             )+)?
             #[allow(dead_code, reason = "only checks the policy function's type")]
