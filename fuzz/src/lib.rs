@@ -26,6 +26,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("lcov", lcov),
     ("cobertura", cobertura),
     ("checklist", checklist),
+    ("cyclonedx", cyclonedx),
+    ("spdx", spdx),
+    ("custom", custom),
     ("policy_output", policy_output),
     ("metadata", metadata),
     ("lock", lock),
@@ -204,4 +207,49 @@ pub fn prometheus(data: &[u8]) {
     };
     let status = [200, 400, 422, 500, 503, 302][usize::from(*first) % 6];
     let _ = preflight_canary::prometheus::parse_response("http://prometheus", status, body);
+}
+
+/// CycloneDX JSON SBOMs: every component it returns has a name and licenses that parse.
+pub fn cyclonedx(data: &[u8]) {
+    let Some(text) = text(data) else { return };
+    if let Ok((document, components)) =
+        preflight_collectors::sbom::cyclonedx(Path::new("bom.json"), "bom.json", text)
+    {
+        assert_eq!(document.components, components.len() as u64);
+        for license in components.iter().flat_map(|c| &c.licenses) {
+            if let Some(expression) = &license.expression {
+                assert!(preflight_sdk::license::parse(expression).is_ok());
+            }
+        }
+    }
+}
+
+/// SPDX JSON SBOMs.
+pub fn spdx(data: &[u8]) {
+    let Some(text) = text(data) else { return };
+    let _ = preflight_collectors::sbom::spdx(Path::new("sbom.spdx.json"), "sbom.spdx.json", text);
+}
+
+/// Custom fact sections in a fact set: the size cap and the namespace rule hold.
+pub fn custom(data: &[u8]) {
+    let Ok(section) = preflight_engine::json::from_slice(data) else {
+        return;
+    };
+    let mut facts = serde_json::json!({
+        "scores": {"readiness": 7.0, "mvp": 7.0},
+        "security": {"gate": "PASS"},
+        "complexity": "low",
+    });
+    facts["custom"] = section;
+    if let Ok(accepted) = preflight_engine::facts::from_value(facts)
+        && let Some(custom) = accepted.value.get("custom").and_then(Value::as_object)
+    {
+        for (namespace, value) in custom {
+            assert!(preflight_sdk::facts::is_custom_namespace(namespace));
+            assert!(
+                serde_json::to_vec(value).map_or(0, |b| b.len())
+                    <= preflight_sdk::facts::CUSTOM_SECTION_MAX_BYTES
+            );
+        }
+    }
 }

@@ -53,6 +53,9 @@ pub struct Config {
     /// Canary analysis: Prometheus, selectors, metric definitions, judge settings.
     #[serde(default)]
     pub canary: Option<CanaryConfig>,
+    /// SBOMs: `cyclonedx = [...]`, `spdx = [...]`.
+    #[serde(default)]
+    pub sbom: Option<preflight_collectors::sbom::SbomInputs>,
     /// Custom fact sections (`[custom.NAME]`): a team's own evidence for its own policies.
     #[serde(default)]
     pub custom: std::collections::BTreeMap<String, preflight_collectors::custom::CustomSource>,

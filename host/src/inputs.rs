@@ -203,6 +203,7 @@ fn plan_with(args: &InputArgs, use_lock: bool) -> Result<Plan, ConfigError> {
         complexity: config.complexity,
         project: config.project.clone(),
         custom: config.custom.clone(),
+        sbom: config.sbom.clone(),
     };
     let root = args.root.clone().unwrap_or_else(|| base.clone());
     let sources = FactSources {

@@ -43,6 +43,10 @@ pub struct FactSet {
     /// Baseline and canary metrics from Prometheus, for canary analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<crate::canary::Canary>,
+    /// The software bill of materials: the components being shipped and their licenses, from
+    /// CycloneDX and SPDX documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sbom: Option<Sbom>,
     /// A team's own evidence, by namespace (`change`, `deploy-window`, `pentest`): any JSON,
     /// up to 1 MiB per namespace. A policy that reads a namespace declares it, with a JSON
     /// Schema, in its metadata; the host checks the section against it before the policy runs.
@@ -614,4 +618,66 @@ pub struct Artifacts {
     /// Required artifacts that are missing: each one blocks the release.
     #[serde(default)]
     pub missing_required: Vec<String>,
+}
+
+/// The software bill of materials, from one or more CycloneDX or SPDX documents.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct Sbom {
+    /// The documents that were read.
+    #[serde(default)]
+    pub documents: Vec<SbomDocument>,
+    /// Every component, in document order.
+    #[serde(default)]
+    pub components: Vec<Component>,
+}
+
+/// One SBOM document that was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct SbomDocument {
+    /// The file, as configured.
+    pub path: String,
+    /// `cyclonedx` or `spdx`.
+    pub format: String,
+    /// The format's version as the document gives it (`1.6`, `SPDX-2.3`).
+    pub spec_version: String,
+    /// Components taken from it.
+    pub components: u64,
+}
+
+/// A component being shipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct Component {
+    /// Its name.
+    pub name: String,
+    /// Its version, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Its package URL, when known (`pkg:pypi/requests@2.32.3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purl: Option<String>,
+    /// Its licenses, as written: all of them apply. Empty when the document asserts none.
+    #[serde(default)]
+    pub licenses: Vec<License>,
+    /// The document it came from.
+    pub origin: String,
+}
+
+/// A license of a component: an SPDX expression, or a name that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct License {
+    /// An SPDX license expression (`MIT`, `MIT OR Apache-2.0`, `GPL-2.0-only WITH
+    /// Classpath-exception-2.0`), checked when it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    /// A license name that is not an SPDX expression, as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }

@@ -5,6 +5,8 @@ pub mod abi;
 pub mod canary;
 pub mod facts;
 pub mod guest;
+#[cfg(feature = "licenses")]
+pub mod license;
 pub mod log;
 pub mod policy;
 #[cfg(feature = "schema")]

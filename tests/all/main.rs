@@ -21,6 +21,7 @@ mod hostile;
 mod oci;
 mod python_service;
 mod reliability;
+mod sbom;
 mod schemas;
 mod settings;
 mod signatures;

@@ -7,6 +7,7 @@ pub mod coverage;
 pub mod custom;
 pub mod input;
 pub mod junit;
+pub mod sbom;
 pub mod security;
 
 use std::collections::BTreeMap;
@@ -81,6 +82,8 @@ pub struct Collectors {
     pub project: Option<Project>,
     /// Custom fact sections, by namespace.
     pub custom: BTreeMap<String, custom::CustomSource>,
+    /// SBOM documents.
+    pub sbom: Option<sbom::SbomInputs>,
 }
 
 /// Gathers, merges, overrides and validates the fact set.
@@ -178,6 +181,11 @@ fn collect(
         let coverage = coverage::collect(root, input)?;
         inputs.push(root.join(&coverage.path));
         overlays.push((json!({ "coverage": coverage }), origin("coverage report")));
+    }
+    if let Some(sboms) = &c.sbom {
+        let (section, files) = sbom::collect(root, sboms)?;
+        inputs.extend(files);
+        overlays.push((json!({ "sbom": section }), origin("SBOMs")));
     }
     if !c.custom.is_empty() {
         let (section, files) = custom::collect(root, &c.custom)?;

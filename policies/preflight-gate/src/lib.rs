@@ -11,6 +11,7 @@
 //! The seed example (mode B, readiness 7, mvp 7, security PASS, complexity medium) gives
 //! `(0.5·7 + 0.5·7 + 0.2·10) / 1.2 = 7.5` and `100 − 75 + 5 = 30`: GO.
 
+pub mod licenses;
 pub mod quality;
 pub mod security;
 pub mod settings;
@@ -220,6 +221,9 @@ fn gate(input: &PolicyInput, settings: &Resolved) -> TypedOutput<Details> {
     let mut done = quality::Findings::default();
     quality::tests(facts.tests.as_ref(), &settings.tests, &mut done);
     quality::coverage(facts.coverage.as_ref(), &settings.coverage, &mut done);
+    if let Err(issue) = licenses::check(facts.sbom.as_ref(), &settings.licenses, &mut done) {
+        return blocked(issue);
+    }
     blocking.extend(done.blocking);
     warnings.extend(done.warnings);
 

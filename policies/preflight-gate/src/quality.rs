@@ -18,7 +18,8 @@ pub struct Findings {
 }
 
 impl Findings {
-    fn raise(&mut self, level: Level, issue: Issue) {
+    /// Adds an issue at its level.
+    pub fn raise(&mut self, level: Level, issue: Issue) {
         match level {
             Level::Block => self.blocking.push(issue),
             Level::Warn => self.warnings.push(issue),

@@ -152,6 +152,51 @@ pub struct Settings {
     /// What line coverage must reach.
     #[serde(default)]
     pub coverage: CoverageRules,
+    /// Which licenses the components in the SBOM may carry.
+    #[serde(default)]
+    pub licenses: LicenseRules,
+}
+
+/// License rules over the SBOM's components (checked when `deny` or `allow` is set).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LicenseRules {
+    /// SPDX licenses no component may need (`AGPL-3.0-only`, `GPL-3.0-only`): denying a
+    /// license denies its `-or-later` and `+` forms too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny: Vec<String>,
+    /// When set, the only licenses components may be used under.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
+    /// What a component without an SPDX license is: `warn` (default), `block` or `off`.
+    #[serde(default = "warn")]
+    pub unknown: Level,
+    /// Whether a refused license blocks (default) or warns.
+    #[serde(default)]
+    pub level: Level,
+}
+
+fn warn() -> Level {
+    Level::Warn
+}
+
+impl Default for LicenseRules {
+    fn default() -> Self {
+        LicenseRules {
+            deny: Vec::new(),
+            allow: Vec::new(),
+            unknown: Level::Warn,
+            level: Level::Block,
+        }
+    }
+}
+
+impl LicenseRules {
+    /// Whether any license rule is set.
+    pub fn active(&self) -> bool {
+        !self.deny.is_empty() || !self.allow.is_empty()
+    }
 }
 
 /// A severity, or `never`.
@@ -379,6 +424,8 @@ pub struct Resolved {
     pub tests: TestRules,
     /// Coverage rules.
     pub coverage: CoverageRules,
+    /// License rules.
+    pub licenses: LicenseRules,
 }
 
 impl Settings {
@@ -467,6 +514,7 @@ impl Settings {
             security: self.security,
             tests: self.tests,
             coverage: self.coverage.clone(),
+            licenses: self.licenses.clone(),
         })
     }
 }
