@@ -22,6 +22,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("trivy", trivy),
     ("gitleaks", gitleaks),
     ("ruff", ruff),
+    ("grype", grype),
+    ("vex", vex),
     ("junit", junit),
     ("lcov", lcov),
     ("cobertura", cobertura),
@@ -115,6 +117,41 @@ pub fn ruff(data: &[u8]) {
         "ruff.json",
         data,
     );
+}
+
+/// Grype JSON.
+pub fn grype(data: &[u8]) {
+    report(
+        preflight_collectors::security::ReportFormat::Grype,
+        "grype.json",
+        data,
+    );
+}
+
+/// VEX documents (OpenVEX, CycloneDX): statements apply to findings without panicking, and a
+/// statement never clears more findings than there are.
+pub fn vex(data: &[u8]) {
+    let Some(text) = text(data) else { return };
+    if let Ok(mut statements) =
+        preflight_collectors::security::vex::read(Path::new("vex.json"), "vex.json", text)
+    {
+        let finding = preflight_sdk::facts::Finding {
+            tool: "grype".to_owned(),
+            category: preflight_sdk::facts::Category::Vulnerability,
+            severity: preflight_sdk::facts::Severity::High,
+            rule: "CVE-2024-47081".to_owned(),
+            message: String::new(),
+            location: None,
+            package: Some(preflight_sdk::facts::Package {
+                name: "requests".to_owned(),
+                version: Some("2.32.3".to_owned()),
+                purl: Some("pkg:pypi/requests@2.32.3".to_owned()),
+            }),
+        };
+        let mut findings = vec![finding.clone(), finding];
+        let cleared = preflight_collectors::security::vex::apply(&mut findings, &mut statements);
+        assert_eq!(cleared.len() + findings.len(), 2);
+    }
 }
 
 /// JUnit XML: counts always add up.

@@ -161,6 +161,12 @@ pub struct Security {
     /// Finding counts by category and severity.
     #[serde(default)]
     pub counts: FindingCounts,
+    /// The VEX statements that were read, each with how many findings it cleared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vex: Vec<VexStatement>,
+    /// Findings a VEX statement cleared: out of `findings` and `counts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cleared: Vec<ClearedFinding>,
 }
 
 /// One scanner report that was read.
@@ -199,6 +205,74 @@ pub struct Finding {
     /// Where, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<crate::policy::Location>,
+    /// The package the finding is in, for a vulnerability in a dependency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<Package>,
+}
+
+/// A package a finding is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct Package {
+    /// Its name.
+    pub name: String,
+    /// The installed version, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Its package URL, when the scanner gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purl: Option<String>,
+}
+
+/// A VEX statement that was read: a supplier's word on whether a vulnerability affects a
+/// product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct VexStatement {
+    /// The VEX document, as configured.
+    pub document: String,
+    /// The vulnerability (`CVE-2024-47081`), and its aliases.
+    pub vulnerability: String,
+    /// Other ids of the same vulnerability (`GHSA-…`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// The products (package URLs) the statement is about.
+    pub products: Vec<String>,
+    /// `not_affected`, `affected`, `fixed` or `under_investigation`.
+    pub status: String,
+    /// Why a product is not affected (`vulnerable_code_not_in_execute_path`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    /// The statement's explanation, as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Who made the statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// How many findings it cleared.
+    #[serde(default)]
+    pub matched: u64,
+}
+
+/// A finding a VEX statement cleared (`not_affected` or `fixed`): it no longer counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct ClearedFinding {
+    /// The finding.
+    pub finding: Finding,
+    /// The statement's status.
+    pub status: String,
+    /// Its justification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    /// Its author.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// The VEX document.
+    pub document: String,
 }
 
 /// The kind of a finding.

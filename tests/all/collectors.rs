@@ -16,7 +16,7 @@ fn fixtures() -> PathBuf {
 }
 
 fn scan(inputs: SecurityInputs) -> Security {
-    let value = security::collect(&fixtures(), &inputs).unwrap();
+    let (value, _) = security::collect(&fixtures(), &inputs).unwrap();
     serde_json::from_value(value["security"].clone()).unwrap()
 }
 

@@ -28,3 +28,4 @@ mod signatures;
 mod stream;
 mod supply_chain;
 mod support;
+mod vex;

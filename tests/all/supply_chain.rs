@@ -133,7 +133,15 @@ fn preflight_test_runs_rust_policy_cases_as_wasm() {
         .args(["test", "--policy", "builtin:preflight-gate"])
         .arg(repo().join("policies/preflight-gate/cases")));
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("54 passed, 0 failed"), "{stdout}");
+    // Every case file of the gate runs, and passes.
+    let cases = std::fs::read_dir(repo().join("policies/preflight-gate/cases"))
+        .unwrap()
+        .count();
+    assert!(cases >= 60, "{cases} case files");
+    assert!(
+        stdout.contains(&format!("{cases} passed, 0 failed")),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -161,15 +161,8 @@ fn collect(
         overlays.push((overlay, origin(&what)));
     }
     if let Some(reports) = &c.security {
-        let section = security::collect(root, reports)?;
-        if let Some(scans) = section.pointer("/security/scans").and_then(Value::as_array) {
-            inputs.extend(
-                scans
-                    .iter()
-                    .filter_map(|scan| scan.get("path").and_then(Value::as_str))
-                    .map(|path| root.join(path)),
-            );
-        }
+        let (section, files) = security::collect(root, reports)?;
+        inputs.extend(files);
         overlays.push((section, origin("scanner reports")));
     }
     if !c.junit.is_empty() {

@@ -2,9 +2,11 @@
 //! and Ruff, normalised to one list of findings with counts.
 
 mod gitleaks;
+mod grype;
 mod ruff;
 mod sarif;
 mod trivy;
+pub mod vex;
 
 use std::path::Path;
 
@@ -32,6 +34,12 @@ pub struct SecurityInputs {
     /// Ruff JSON reports (`ruff check --output-format json`).
     #[serde(default)]
     pub ruff: Vec<String>,
+    /// Grype JSON reports (`grype ... -o json`).
+    #[serde(default)]
+    pub grype: Vec<String>,
+    /// VEX documents (OpenVEX v0.2 or CycloneDX with `vulnerabilities[].analysis`).
+    #[serde(default)]
+    pub vex: Vec<String>,
 }
 
 impl SecurityInputs {
@@ -40,7 +48,8 @@ impl SecurityInputs {
         !(self.sarif.is_empty()
             && self.trivy.is_empty()
             && self.gitleaks.is_empty()
-            && self.ruff.is_empty())
+            && self.ruff.is_empty()
+            && self.grype.is_empty())
     }
 }
 
@@ -82,6 +91,8 @@ pub enum ReportFormat {
     Gitleaks,
     /// Ruff JSON.
     Ruff,
+    /// Grype JSON.
+    Grype,
 }
 
 /// Reads one scanner report's text into findings, as the collector does.
@@ -99,6 +110,7 @@ pub fn read_report(
         ReportFormat::Trivy => trivy::parse,
         ReportFormat::Gitleaks => gitleaks::parse,
         ReportFormat::Ruff => ruff::parse,
+        ReportFormat::Grype => grype::parse,
     };
     Ok(parse(root, path, text)?
         .into_iter()
@@ -106,24 +118,31 @@ pub fn read_report(
         .collect())
 }
 
-/// Reads every configured report and returns the `security` section.
+/// Reads every configured report and VEX document; returns the `security` section and the
+/// files read.
 ///
 /// # Errors
 /// A [`CollectError`] naming the file and the position of the problem.
-pub fn collect(root: &Path, inputs: &SecurityInputs) -> Result<Value, CollectError> {
+pub fn collect(
+    root: &Path,
+    inputs: &SecurityInputs,
+) -> Result<(Value, Vec<std::path::PathBuf>), CollectError> {
+    let mut read = Vec::new();
     let mut findings = Vec::new();
     let mut scans = Vec::new();
     type Parser = fn(&Path, &Path, &str) -> Result<Vec<Parsed>, CollectError>;
-    let groups: [(&str, &[String], Parser); 4] = [
+    let groups: [(&str, &[String], Parser); 5] = [
         ("sarif", &inputs.sarif, sarif::parse),
         ("trivy", &inputs.trivy, trivy::parse),
         ("gitleaks", &inputs.gitleaks, gitleaks::parse),
         ("ruff", &inputs.ruff, ruff::parse),
+        ("grype", &inputs.grype, grype::parse),
     ];
     for (format, patterns, parse) in groups {
         for pattern in patterns {
             for path in input::expand(root, pattern)? {
                 let text = input::read_text(&path, preflight_engine::files::InputKind::Report)?;
+                read.push(path.clone());
                 for parsed in parse(root, &path, &text)? {
                     scans.push(Scan {
                         tool: parsed.tool,
@@ -137,6 +156,15 @@ pub fn collect(root: &Path, inputs: &SecurityInputs) -> Result<Value, CollectErr
             }
         }
     }
+    let mut statements = Vec::new();
+    for pattern in &inputs.vex {
+        for path in input::expand(root, pattern)? {
+            let text = input::read_text(&path, preflight_engine::files::InputKind::Report)?;
+            statements.extend(vex::read(&path, &input::display_path(root, &path), &text)?);
+            read.push(path);
+        }
+    }
+    let cleared = vex::apply(&mut findings, &mut statements);
     let counts = FindingCounts::of(&findings);
     // Scans count as evidence only when at least one report was configured and read.
     let mut section = if inputs.has_reports() {
@@ -144,8 +172,14 @@ pub fn collect(root: &Path, inputs: &SecurityInputs) -> Result<Value, CollectErr
     } else {
         json!({})
     };
+    if !statements.is_empty() {
+        section["vex"] = json!(statements);
+    }
+    if !cleared.is_empty() {
+        section["cleared"] = json!(cleared);
+    }
     if let Some(gate) = inputs.gate {
         section["gate"] = json!(gate);
     }
-    Ok(json!({ "security": section }))
+    Ok((json!({ "security": section }), read))
 }

@@ -147,6 +147,7 @@ fn gate(input: &PolicyInput, settings: &Resolved) -> TypedOutput<Details> {
         0.0
     };
     blocking.extend(security.blocking);
+    warnings.extend(security::vex_warnings(&facts.security));
 
     let weights = settings.weights;
     let weight_sum = weights.readiness + weights.mvp + weights.security;

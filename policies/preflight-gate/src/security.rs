@@ -203,3 +203,63 @@ fn describe(finding: &Finding) -> String {
         finding.severity.as_str()
     )
 }
+
+/// What the VEX statements did, as warnings: each cleared finding with the statement's author
+/// and justification, and each statement that matched no finding (it may name the wrong
+/// product or version).
+pub fn vex_warnings(security: &Security) -> Vec<Issue> {
+    let mut warnings = Vec::new();
+    for cleared in security.cleared.iter().take(50) {
+        let package = cleared
+            .finding
+            .package
+            .as_ref()
+            .map(|p| match (&p.purl, &p.version) {
+                (Some(purl), _) => purl.clone(),
+                (None, Some(version)) => format!("{} {version}", p.name),
+                (None, None) => p.name.clone(),
+            })
+            .unwrap_or_default();
+        warnings.push(Issue::new(
+            "vex.cleared",
+            format!(
+                "{} in {package} is {} per {}{} (statement in {}); it does not count (rule: a not_affected or fixed VEX statement clears a finding)",
+                cleared.finding.rule,
+                cleared.status,
+                cleared.author.as_deref().unwrap_or("an unnamed author"),
+                cleared
+                    .justification
+                    .as_deref()
+                    .map(|j| format!(", {j}"))
+                    .unwrap_or_default(),
+                cleared.document
+            ),
+        ));
+    }
+    if security.cleared.len() > 50 {
+        warnings.push(Issue::new(
+            "vex.cleared",
+            format!(
+                "{} more findings are cleared by VEX",
+                security.cleared.len() - 50
+            ),
+        ));
+    }
+    for statement in security
+        .vex
+        .iter()
+        .filter(|s| s.matched == 0 && matches!(s.status.as_str(), "not_affected" | "fixed"))
+    {
+        warnings.push(Issue::new(
+            "vex.unused",
+            format!(
+                "the {} statement for {} on {} in {} matches no finding (check the product and version)",
+                statement.status,
+                statement.vulnerability,
+                statement.products.join(", "),
+                statement.document
+            ),
+        ));
+    }
+    warnings
+}

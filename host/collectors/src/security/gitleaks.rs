@@ -41,6 +41,7 @@ pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>,
                     leak.description.unwrap_or_else(|| leak.rule_id.clone())
                 ),
                 rule: leak.rule_id,
+                package: None,
                 location: Some(Location {
                     path: crate::input::normalize_reported(root, &leak.file),
                     line: leak.start_line,

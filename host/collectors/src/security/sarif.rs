@@ -254,6 +254,7 @@ fn parse_run(root: &Path, path: &Path, run_index: usize, run: Run) -> Result<Par
             rule: rule_id,
             message,
             location,
+            package: None,
         });
     }
     Ok(Parsed {

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use preflight_sdk::Location;
-use preflight_sdk::facts::{Category, Finding, Severity};
+use preflight_sdk::facts::{Category, Finding, Package, Severity};
 use serde::Deserialize;
 
 use super::Parsed;
@@ -39,6 +39,14 @@ struct Vulnerability {
     fixed_version: Option<String>,
     severity: String,
     title: Option<String>,
+    pkg_identifier: Option<PkgIdentifier>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PkgIdentifier {
+    #[serde(rename = "PURL")]
+    purl: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +121,11 @@ pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>,
                 || "no fixed version".to_owned(),
                 |f| format!("fixed in {f}"),
             );
+            let package = Package {
+                name: v.pkg_name.clone(),
+                version: v.installed_version.clone(),
+                purl: v.pkg_identifier.and_then(|id| id.purl),
+            };
             findings.push(Finding {
                 tool: "trivy".to_owned(),
                 category: Category::Vulnerability,
@@ -125,6 +138,7 @@ pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>,
                     v.title.unwrap_or_default()
                 ),
                 location: Some(at(None)),
+                package: Some(package),
             });
         }
         for m in result.misconfigurations.unwrap_or_default() {
@@ -146,6 +160,7 @@ pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>,
                 rule,
                 message: m.message.or(m.title).unwrap_or_default(),
                 location: Some(at(m.cause_metadata.and_then(|c| c.start_line))),
+                package: None,
             });
         }
         for s in result.secrets.unwrap_or_default() {
@@ -156,6 +171,7 @@ pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>,
                 rule: s.rule_id,
                 message: s.title.unwrap_or_else(|| "secret".to_owned()),
                 location: Some(at(s.start_line)),
+                package: None,
             });
         }
     }
