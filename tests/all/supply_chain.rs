@@ -331,7 +331,7 @@ fn scaffold_build_test_lock_run() {
         .arg(&wasm)
         .arg(crate_dir.join("cases")));
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("2 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("3 passed, 0 failed"), "{stdout}");
 
     let bytes = std::fs::read(&wasm).unwrap();
     let project = project_with_policy(&bytes, "settings = { min_readiness = 8 }\n");
@@ -356,6 +356,43 @@ fn scaffold_build_test_lock_run() {
             .unwrap()
             .iter()
             .any(|i| i["id"] == "readiness.below_minimum")
+    );
+    // The custom section it declares: checked by the host, then read by the policy.
+    let (code, report, _) = run_in(
+        &project,
+        &[
+            "run",
+            "--locked",
+            "--fact",
+            "custom.change.ticket=CHG-7",
+            "--fact",
+            "custom.change.approved=false",
+        ],
+    );
+    assert_eq!(code, 1, "{report}");
+    assert!(
+        report["blocking_issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["id"] == "change.not_approved"
+                && i["message"].as_str().unwrap().contains("CHG-7")),
+        "{report}"
+    );
+    let (code, report, _) = run_in(
+        &project,
+        &["run", "--locked", "--fact", "custom.change.approved=true"],
+    );
+    assert_eq!(code, 2, "{report}");
+    let invalid = report["blocking_issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "facts.invalid")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        invalid["message"].as_str().unwrap().contains("ticket"),
+        "{invalid}"
     );
 }
 

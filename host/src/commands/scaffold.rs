@@ -9,6 +9,8 @@ const BUILD_SH: &str = include_str!("scaffold/build.sh.tmpl");
 const README: &str = include_str!("scaffold/README.md.tmpl");
 const CASE_GO: &str = include_str!("scaffold/go.json.tmpl");
 const CASE_BLOCKED: &str = include_str!("scaffold/blocked.yaml.tmpl");
+const CASE_UNAPPROVED: &str = include_str!("scaffold/unapproved.yaml.tmpl");
+const CHANGE_SCHEMA: &str = include_str!("scaffold/change.schema.json");
 
 /// Writes the crate into `dir/NAME`; returns the folder.
 ///
@@ -29,22 +31,22 @@ pub fn create(name: &str, dir: &Path, sdk_path: Option<&Path>) -> Result<PathBuf
     if root.exists() {
         return Err(format!("`{}` already exists", root.display()));
     }
-    let sdk = match sdk_path {
+    let source = match sdk_path {
         Some(path) => {
             let path = path
                 .canonicalize()
                 .map_err(|err| format!("--sdk-path `{}`: {err}", path.display()))?;
-            format!(
-                "preflight-sdk = {{ path = {:?} }}",
-                path.display().to_string()
-            )
+            format!("path = {:?}", path.display().to_string())
         }
-        None => format!("preflight-sdk = \"{}\"", env!("CARGO_PKG_VERSION")),
+        None => format!("version = \"{}\"", env!("CARGO_PKG_VERSION")),
     };
+    let sdk = format!("preflight-sdk = {{ {source} }}");
+    let sdk_schema = format!("preflight-sdk = {{ {source}, features = [\"schema\"] }}");
     let lib = name.replace('-', "_");
     let fill = |text: &str| {
         text.replace("{{name}}", name)
             .replace("{{lib}}", &lib)
+            .replace("{{sdk_schema}}", &sdk_schema)
             .replace("{{sdk}}", &sdk)
     };
     let files = [
@@ -54,6 +56,8 @@ pub fn create(name: &str, dir: &Path, sdk_path: Option<&Path>) -> Result<PathBuf
         ("README.md", fill(README)),
         ("cases/go.json", fill(CASE_GO)),
         ("cases/blocked.yaml", fill(CASE_BLOCKED)),
+        ("cases/unapproved-change.yaml", fill(CASE_UNAPPROVED)),
+        ("change.schema.json", CHANGE_SCHEMA.to_owned()),
         (".gitignore", "target/\n*.wasm\n".to_owned()),
     ];
     for (file, text) in files {
