@@ -77,7 +77,7 @@ fn report(format: preflight_collectors::security::ReportFormat, name: &str, data
     let Some(text) = text(data) else { return };
     let _ = preflight_collectors::security::read_report(
         format,
-        Path::new("/project"),
+        &preflight_collectors::input::Root::new("/project"),
         Path::new(name),
         text,
     );
@@ -169,7 +169,7 @@ fn coverage(lcov: bool, data: &[u8]) {
     let Some(text) = text(data) else { return };
     if let Ok(coverage) = preflight_collectors::coverage::read_report(
         lcov,
-        Path::new("/project"),
+        &preflight_collectors::input::Root::new("/project"),
         Path::new("c"),
         text,
     ) {

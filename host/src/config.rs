@@ -287,6 +287,8 @@ pub struct Loaded {
     pub config: Config,
     /// The file, when there was one.
     pub path: Option<PathBuf>,
+    /// The 1-based line of each key the file sets: `scores`, `gate.coverage`, `policy[1]`.
+    pub lines: std::collections::BTreeMap<String, u32>,
 }
 
 impl Loaded {
@@ -307,22 +309,82 @@ impl Loaded {
     }
 }
 
-/// Loads `explicit`, or `preflight.toml` in the working directory when it exists.
+/// The `preflight.toml` for the working directory: there, else in the nearest folder above it,
+/// up to the repository root (the first folder with `.git`), as cargo and git look.
+pub fn find() -> Option<PathBuf> {
+    let here = PathBuf::from(FILE_NAME);
+    // Anything by that name is read (and refused if it is not a regular file); only its
+    // absence means no configuration.
+    if std::fs::symlink_metadata(&here).is_ok() {
+        return Some(here);
+    }
+    if Path::new(".git").exists() {
+        return None;
+    }
+    let cwd = std::env::current_dir().ok()?;
+    for dir in cwd.ancestors().skip(1) {
+        let candidate = dir.join(FILE_NAME);
+        if std::fs::symlink_metadata(&candidate).is_ok() {
+            return Some(candidate);
+        }
+        if dir.join(".git").exists() {
+            return None;
+        }
+    }
+    None
+}
+
+/// The repository root for `dir`: the nearest folder at or above it with `.git`.
+pub fn repository_root(dir: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(dir).ok()?;
+    absolute
+        .ancestors()
+        .find(|folder| folder.join(".git").exists())
+        .map(Path::to_owned)
+}
+
+/// The 1-based line of each key `text` sets, two levels deep (`gate`, `gate.coverage`), and of
+/// each `[[policy]]` entry (`policy[0]`, ...).
+pub fn key_lines(text: &str) -> std::collections::BTreeMap<String, u32> {
+    let mut lines = std::collections::BTreeMap::new();
+    let Ok(document) = toml::de::DeTable::parse(text) else {
+        return lines;
+    };
+    let line_of = |offset: usize| u32::try_from(line_column(text, offset).0).unwrap_or(u32::MAX);
+    for (name, item) in document.get_ref() {
+        let key = name.get_ref().to_string();
+        lines.insert(key.clone(), line_of(name.span().start));
+        match item.get_ref() {
+            toml::de::DeValue::Table(table) => {
+                for (inner, _) in table {
+                    lines.insert(
+                        format!("{key}.{}", inner.get_ref()),
+                        line_of(inner.span().start),
+                    );
+                }
+            }
+            toml::de::DeValue::Array(items) => {
+                for (index, entry) in items.iter().enumerate() {
+                    lines.insert(format!("{key}[{index}]"), line_of(entry.span().start));
+                }
+            }
+            _ => {}
+        }
+    }
+    lines
+}
+
+/// Loads `explicit`, or the `preflight.toml` [`find`] finds.
 ///
 /// # Errors
 /// A [`ConfigError`] naming the file, line and column.
 pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
     let path = match explicit {
         Some(path) => path.to_owned(),
-        None => {
-            let default = PathBuf::from(FILE_NAME);
-            // Anything by that name is read (and refused if it is not a regular file); only
-            // its absence means no configuration.
-            if std::fs::symlink_metadata(&default).is_err() {
-                return Ok(Loaded::default());
-            }
-            default
-        }
+        None => match find() {
+            Some(path) => path,
+            None => return Ok(Loaded::default()),
+        },
     };
     let text =
         preflight_engine::files::read_to_string(&path, preflight_engine::files::InputKind::Config)
@@ -334,6 +396,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, ConfigError> {
     Ok(Loaded {
         config,
         path: Some(path),
+        lines: key_lines(&text),
     })
 }
 

@@ -41,7 +41,8 @@ pub fn parse_target(text: &str) -> Result<Target, String> {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct OutputArgs {
     /// Report format, optionally with a file: `json`, `text`, `markdown`, `junit`, `sarif`,
-    /// `github`, or `FORMAT=FILE`; repeatable. Default: json to stdout.
+    /// `github`, `codeclimate` (GitLab Code Quality), or `FORMAT=FILE`; repeatable. Default:
+    /// json to stdout.
     #[arg(long = "format", value_name = "FORMAT[=FILE]", value_parser = parse_target)]
     pub format: Vec<Target>,
     /// Write the report to FILE; repeatable, paired in order with the `--format`s that name no
@@ -93,6 +94,10 @@ pub struct Outcome {
     pub exit: ExitCode,
     /// The files the run read; no report is written over them.
     pub inputs: Vec<PathBuf>,
+    /// Where issues that name no place point, in SARIF and Code Quality.
+    pub anchors: preflight_report::Anchors,
+    /// How SARIF, Code Quality and annotations show paths.
+    pub paths: Option<preflight_report::PathBase>,
 }
 
 impl Outcome {
@@ -103,6 +108,8 @@ impl Outcome {
             report,
             exit,
             inputs: Vec::new(),
+            anchors: preflight_report::Anchors::default(),
+            paths: None,
         }
     }
 
@@ -114,6 +121,8 @@ impl Outcome {
             report,
             exit: ExitCode::Error,
             inputs: Vec::new(),
+            anchors: preflight_report::Anchors::default(),
+            paths: None,
         }
     }
 }
@@ -146,17 +155,18 @@ pub enum WriteError {
 }
 
 /// Writes the report in every target format, each file through a temporary file renamed over
-/// the old one; a dry run prints instead of writing files. Appends the Markdown summary to
-/// `$GITHUB_STEP_SUMMARY` when it is set (a failure there is a warning).
+/// the old one (a dry run too: it is how a pipeline is tried out, and its reports say
+/// `dry_run`). Appends the Markdown summary to `$GITHUB_STEP_SUMMARY` when it is set (a failure
+/// there is a warning naming the variable, never an error).
 ///
 /// Every target is attempted. When any cannot be written (or names one of `outcome.inputs`),
 /// the report becomes `NO_GO` with a `report.unwritable` issue per failure, the exit code 2,
 /// the files that were written are written again with that report, and the JSON report goes to
 /// stdout unless another format already does.
-pub fn emit(targets: &[Target], dry_run: bool, outcome: &mut Outcome) {
-    let failures = write_targets(targets, dry_run, outcome);
+pub fn emit(targets: &[Target], outcome: &mut Outcome) {
+    let failures = write_targets(targets, outcome);
     if failures.is_empty() {
-        summary(dry_run, &outcome.report);
+        summary(&outcome.report);
         return;
     }
     outcome.exit = ExitCode::Error;
@@ -184,7 +194,7 @@ pub fn emit(targets: &[Target], dry_run: bool, outcome: &mut Outcome) {
         .filter(|t| t.path.as_ref().is_some_and(|p| !failed.contains(p)))
         .cloned()
         .collect();
-    for failure in write_targets(&written, dry_run, outcome) {
+    for failure in write_targets(&written, outcome) {
         diagnostic::print(failure);
     }
     if targets.iter().all(|t| t.path.is_some()) {
@@ -192,22 +202,19 @@ pub fn emit(targets: &[Target], dry_run: bool, outcome: &mut Outcome) {
             format: Format::Json,
             path: None,
         }];
-        let _ = write_targets(&stdout, dry_run, outcome);
+        let _ = write_targets(&stdout, outcome);
     }
-    summary(dry_run, &outcome.report);
+    summary(&outcome.report);
 }
 
 /// Writes every target; returns the failures.
-fn write_targets(targets: &[Target], dry_run: bool, outcome: &Outcome) -> Vec<WriteError> {
+fn write_targets(targets: &[Target], outcome: &Outcome) -> Vec<WriteError> {
     let report = &outcome.report;
     let stdout = std::io::stdout();
     let mut failures = Vec::new();
-    // A dry run writes no files; without a stdout target it prints the first format instead.
-    let dry_fallback = dry_run && targets.iter().all(|t| t.path.is_some());
-    for (index, target) in targets.iter().enumerate() {
-        let to_stdout = target.path.is_none() || (dry_fallback && index == 0);
+    for target in targets {
         match &target.path {
-            Some(path) if !to_stdout && !dry_run => {
+            Some(path) => {
                 if outcome
                     .inputs
                     .iter()
@@ -221,7 +228,16 @@ fn write_targets(targets: &[Target], dry_run: bool, outcome: &Outcome) -> Vec<Wr
                 }
                 match preflight_engine::files::write_atomic(
                     path,
-                    preflight_report::render(report, target.format, Color::Off).as_bytes(),
+                    preflight_report::render_with(
+                        report,
+                        target.format,
+                        &preflight_report::Options {
+                            color: Color::Off,
+                            anchors: outcome.anchors.clone(),
+                            paths: outcome.paths.clone(),
+                        },
+                    )
+                    .as_bytes(),
                 ) {
                     Ok(()) => eprintln!(
                         "preflight: {} — {} report written to {}",
@@ -236,15 +252,25 @@ fn write_targets(targets: &[Target], dry_run: bool, outcome: &Outcome) -> Vec<Wr
                     }),
                 }
             }
-            Some(_) if !to_stdout => {}
-            _ => {
+            None => {
                 let color = match anstream::AutoStream::choice(&stdout) {
                     anstream::ColorChoice::Never => Color::Off,
                     _ => Color::On,
                 };
                 let mut lock = stdout.lock();
                 if let Err(source) = lock
-                    .write_all(preflight_report::render(report, target.format, color).as_bytes())
+                    .write_all(
+                        preflight_report::render_with(
+                            report,
+                            target.format,
+                            &preflight_report::Options {
+                                color,
+                                anchors: outcome.anchors.clone(),
+                                paths: outcome.paths.clone(),
+                            },
+                        )
+                        .as_bytes(),
+                    )
                     .and_then(|()| lock.flush())
                 {
                     failures.push(WriteError::Io {
@@ -261,13 +287,10 @@ fn write_targets(targets: &[Target], dry_run: bool, outcome: &Outcome) -> Vec<Wr
 
 /// Appends the Markdown summary to `$GITHUB_STEP_SUMMARY`; a failure is a warning that names
 /// the variable, never an error (the decision does not depend on the summary).
-fn summary(dry_run: bool, report: &Report) {
+fn summary(report: &Report) {
     let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) else {
         return;
     };
-    if dry_run {
-        return;
-    }
     let path = PathBuf::from(summary);
     let appended = std::fs::OpenOptions::new()
         .create(true)

@@ -38,7 +38,8 @@ impl ModeArg {
 /// Flags shared by `run` and `facts`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct InputArgs {
-    /// Configuration file (default: `preflight.toml` in the working directory, when present).
+    /// Configuration file (default: `preflight.toml` in the working directory, else in the
+    /// nearest folder above it up to the repository root).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// A fact set file (JSON); repeatable, merged in order over the collected facts.
@@ -50,9 +51,15 @@ pub struct InputArgs {
     /// Mode of the standard gate: A (aggressive), B (balanced), S (safe).
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
-    /// Project folder the collectors look in (default: the config file's folder, else `.`).
+    /// Project folder the collectors look in; paths in the config and in flags are relative to
+    /// it (default: the config file's folder, else `.`).
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Folder the paths in facts and reports are relative to (default: the repository root,
+    /// the nearest folder at or above the project folder with `.git`; else the project
+    /// folder). SARIF and Code Quality consumers expect paths from the repository root.
+    #[arg(long, value_name = "DIR")]
+    pub path_base: Option<PathBuf>,
     /// Skip the collectors: use only `--facts` and `--fact` (replay a recorded fact set).
     #[arg(long)]
     pub no_collect: bool,
@@ -102,6 +109,8 @@ pub struct PolicySpec {
     pub locked: bool,
     /// Where the requirements are written, for messages.
     pub pinned_by: String,
+    /// The key in `preflight.toml` that configures the policy (`policy[2]`, `gate`).
+    pub config_key: Option<String>,
 }
 
 impl PolicySpec {
@@ -116,6 +125,7 @@ impl PolicySpec {
             signature: None,
             locked: false,
             pinned_by: String::new(),
+            config_key: None,
         }
     }
 }
@@ -133,6 +143,11 @@ pub struct Plan {
     pub base: PathBuf,
     /// Never download: remote policies come from the store only (`--offline`).
     pub offline: bool,
+    /// The configuration file, as facts show paths (relative to the project folder), and the
+    /// line of each key it sets.
+    pub config_file: Option<(String, std::collections::BTreeMap<String, u32>)>,
+    /// The folder SARIF, Code Quality and GitHub annotations give paths relative to (absolute).
+    pub path_base: PathBuf,
 }
 
 impl Plan {
@@ -206,6 +221,21 @@ fn plan_with(args: &InputArgs, use_lock: bool) -> Result<Plan, ConfigError> {
         sbom: config.sbom.clone(),
     };
     let root = args.root.clone().unwrap_or_else(|| base.clone());
+    let path_base = args
+        .path_base
+        .clone()
+        .or_else(|| config::repository_root(&root))
+        .unwrap_or_else(|| root.clone());
+    let shown = preflight_collectors::input::Root::new(root.clone());
+    let config_file = loaded.path.as_ref().map(|path| {
+        (
+            preflight_collectors::input::display_path(
+                &shown,
+                &std::path::absolute(path).unwrap_or_else(|_| path.clone()),
+            ),
+            loaded.lines.clone(),
+        )
+    });
     let sources = FactSources {
         files: args.facts.clone(),
         overrides: args.fact.clone(),
@@ -226,6 +256,8 @@ fn plan_with(args: &InputArgs, use_lock: bool) -> Result<Plan, ConfigError> {
         provenance,
         base,
         offline: args.offline,
+        config_file,
+        path_base: std::path::absolute(&path_base).unwrap_or(path_base),
     })
 }
 
@@ -249,11 +281,12 @@ fn specs(
     gate.pinned_by = file.clone();
     provenance.insert("gate.settings".to_owned(), "default".to_owned());
     if let Some(settings) = &config.gate {
+        gate.config_key = Some("gate".to_owned());
         gate.settings = config::to_json(settings);
         provenance.insert("gate.settings".to_owned(), format!("{file} [gate]"));
     }
     let mut others = Vec::new();
-    for entry in &config.policies {
+    for (index, entry) in config.policies.iter().enumerate() {
         let source =
             PolicySource::parse(&entry.source, &base).map_err(|err| invalid(err.to_string()))?;
         let settings = entry
@@ -299,6 +332,7 @@ fn specs(
             signature,
             locked: false,
             pinned_by: file.clone(),
+            config_key: Some(format!("policy[{index}]")),
         };
         if let Some(sha256) = &entry.sha256 {
             spec.sha256.push((sha256.clone(), file.clone()));

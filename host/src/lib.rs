@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+pub mod anchors;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -558,6 +558,15 @@ pub struct FailedTest {
     pub name: String,
     /// The failure message, first line.
     pub message: String,
+    /// The test's source file, when the report names it (`file` on `<testcase>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The test's line in that file, when the report names it (`line` on `<testcase>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// The JUnit report it was read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
 }
 
 /// Line coverage.

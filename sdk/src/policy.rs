@@ -88,6 +88,10 @@ pub struct Issue {
     /// Files the issue points at, when known (used by SARIF and GitHub annotations).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub locations: Vec<Location>,
+    /// For an issue about security findings, the most severe of them (SARIF
+    /// `security-severity`, GitLab Code Quality severity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<crate::facts::Severity>,
 }
 
 impl Issue {
@@ -97,13 +101,28 @@ impl Issue {
             id: id.into(),
             message: message.into(),
             locations: Vec::new(),
+            severity: None,
         }
+    }
+
+    /// Sets the severity of the findings behind the issue.
+    #[must_use]
+    pub fn with_severity(mut self, severity: crate::facts::Severity) -> Self {
+        self.severity = Some(severity);
+        self
     }
 
     /// Adds a location.
     #[must_use]
     pub fn at(mut self, location: Location) -> Self {
         self.locations.push(location);
+        self
+    }
+
+    /// Adds locations.
+    #[must_use]
+    pub fn at_each(mut self, locations: impl IntoIterator<Item = Location>) -> Self {
+        self.locations.extend(locations);
         self
     }
 }
@@ -121,6 +140,36 @@ pub struct Location {
     /// 1-based column, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<u32>,
+    /// What is at this place, when an issue has several (one finding, one failed test): SARIF
+    /// gives each location its own result with this text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Location {
+    /// A whole file.
+    pub fn new(path: impl Into<String>) -> Self {
+        Location {
+            path: path.into(),
+            line: None,
+            column: None,
+            message: None,
+        }
+    }
+
+    /// The same place, at a line.
+    #[must_use]
+    pub fn line(mut self, line: u32) -> Self {
+        self.line = Some(line);
+        self
+    }
+
+    /// The same place, saying what is there.
+    #[must_use]
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
 }
 
 /// What a policy returns, with `details` typed: serialized straight to JSON, without building a

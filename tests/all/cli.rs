@@ -170,16 +170,28 @@ fn output_file_and_dry_run() {
         "GO"
     );
 
+    // A dry run is how a pipeline is tried: it writes every report asked for, and only the
+    // exit code ignores the decision.
     let dry = dir.path().join("dry.json");
+    let junit = dir.path().join("dry.xml");
     let (code, stdout, _) = run(seed()
         .args(["--fact", "security.gate=FAIL", "--dry-run"])
         .arg("--output")
-        .arg(&dry));
+        .arg(&dry)
+        .arg("--format")
+        .arg("json")
+        .arg("--format")
+        .arg(format!("junit={}", junit.display())));
     assert_eq!(code, 0, "dry run exits 0 without errors");
-    assert!(!dry.exists(), "dry run writes no files");
-    let report = report(&stdout);
+    assert!(stdout.is_empty(), "{stdout}");
+    let report = report(&std::fs::read_to_string(&dry).unwrap());
     assert_eq!(report["decision"], "NO_GO");
     assert_eq!(report["dry_run"], true);
+    assert!(
+        std::fs::read_to_string(&junit)
+            .unwrap()
+            .contains("<failure")
+    );
 }
 
 #[test]

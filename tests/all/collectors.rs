@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use preflight_collectors::coverage::{self, CoverageInput};
 use preflight_collectors::input::CollectError;
+use preflight_collectors::input::Root;
 use preflight_collectors::junit;
 use preflight_collectors::security::{self, SecurityInputs};
 use preflight_sdk::facts::{FindingCounts, Security, SeverityCounts};
@@ -16,7 +17,7 @@ fn fixtures() -> PathBuf {
 }
 
 fn scan(inputs: SecurityInputs) -> Security {
-    let (value, _) = security::collect(&fixtures(), &inputs).unwrap();
+    let (value, _) = security::collect(&Root::new(fixtures()), &inputs).unwrap();
     serde_json::from_value(value["security"].clone()).unwrap()
 }
 
@@ -160,7 +161,8 @@ fn several_reports_add_up() {
 
 #[test]
 fn pytest_junit() {
-    let results = junit::collect(&fixtures(), &["junit/pytest.xml".into()]).unwrap();
+    let (results, _) =
+        junit::collect(&Root::new(fixtures()), &["junit/pytest.xml".into()]).unwrap();
     assert_eq!(
         (
             results.total,
@@ -185,7 +187,7 @@ fn pytest_junit() {
 #[test]
 fn lcov_and_cobertura_agree() {
     let lcov = coverage::collect(
-        &fixtures(),
+        &Root::new(fixtures()),
         &CoverageInput {
             lcov: Some("coverage/lcov.info".into()),
             cobertura: None,
@@ -193,14 +195,14 @@ fn lcov_and_cobertura_agree() {
     )
     .unwrap();
     let cobertura = coverage::collect(
-        &fixtures(),
+        &Root::new(fixtures()),
         &CoverageInput {
             lcov: None,
             cobertura: Some("coverage/cobertura.xml".into()),
         },
     )
     .unwrap();
-    for report in [&lcov, &cobertura] {
+    for (report, _) in [&lcov, &cobertura] {
         assert_eq!(
             (
                 report.lines_total,
@@ -229,7 +231,7 @@ fn write(name: &str, bytes: &[u8]) -> (tempfile::TempDir, String) {
 fn sarif_error(bytes: &[u8]) -> CollectError {
     let (dir, name) = write("bad.sarif", bytes);
     security::collect(
-        dir.path(),
+        &Root::new(dir.path()),
         &SecurityInputs {
             sarif: vec![name],
             ..Default::default()
@@ -274,7 +276,7 @@ fn empty_file_is_refused() {
 #[test]
 fn missing_report_is_refused() {
     let err = security::collect(
-        &fixtures(),
+        &Root::new(fixtures()),
         &SecurityInputs {
             trivy: vec!["scanners/nope.json".into()],
             ..Default::default()
@@ -292,7 +294,7 @@ fn missing_report_is_refused() {
 fn trivy_without_schema_version_is_refused() {
     let (dir, name) = write("trivy.json", br#"{"Results": []}"#);
     let err = security::collect(
-        dir.path(),
+        &Root::new(dir.path()),
         &SecurityInputs {
             trivy: vec![name],
             ..Default::default()
@@ -304,7 +306,9 @@ fn trivy_without_schema_version_is_refused() {
 
 fn junit_error(bytes: &[u8]) -> String {
     let (dir, name) = write("junit.xml", bytes);
-    junit::collect(dir.path(), &[name]).unwrap_err().to_string()
+    junit::collect(&Root::new(dir.path()), &[name])
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -329,7 +333,7 @@ fn malformed_junit() {
 fn malformed_coverage() {
     let (dir, name) = write("lcov.info", b"SF:a.py\nDA:1,1\nDA:two,0\nend_of_record\n");
     let err = coverage::collect(
-        dir.path(),
+        &Root::new(dir.path()),
         &CoverageInput {
             lcov: Some(name),
             cobertura: None,
@@ -340,7 +344,7 @@ fn malformed_coverage() {
     assert!(err.contains("lcov.info") && err.contains("line 3"), "{err}");
     let (dir, name) = write("coverage.xml", b"<coverage><packages><package><classes><class filename=\"a.py\"><lines><line number=\"1\"/>");
     let err = coverage::collect(
-        dir.path(),
+        &Root::new(dir.path()),
         &CoverageInput {
             lcov: None,
             cobertura: Some(name),
@@ -363,7 +367,9 @@ fn checklists_score_ten_times_done_over_total() {
         checklist: "dod.md".into(),
         sections: Default::default(),
     };
-    let score = preflight_collectors::checklist::score(dir.path(), "readiness", &source).unwrap();
+    let score =
+        preflight_collectors::checklist::score(&Root::new(dir.path()), "readiness", &source)
+            .unwrap();
     assert_eq!(score.value, 7.5);
     assert_eq!(score.checklist.unwrap().open_items, ["runbook"]);
     std::fs::write(dir.path().join("empty.md"), "# nothing to check\n").unwrap();
@@ -371,7 +377,10 @@ fn checklists_score_ten_times_done_over_total() {
         checklist: "empty.md".into(),
         sections: Default::default(),
     };
-    assert!(preflight_collectors::checklist::score(dir.path(), "readiness", &source).is_err());
+    assert!(
+        preflight_collectors::checklist::score(&Root::new(dir.path()), "readiness", &source)
+            .is_err()
+    );
 }
 
 #[test]
@@ -387,7 +396,7 @@ fn json_pointer_score() {
             json: "q.json".into(),
             pointer: pointer.into(),
         };
-        preflight_collectors::checklist::score(dir.path(), "readiness", &source)
+        preflight_collectors::checklist::score(&Root::new(dir.path()), "readiness", &source)
     };
     assert_eq!(read("/quality/readiness").unwrap().value, 6.5);
     assert!(

@@ -62,4 +62,11 @@ fn the_id_doc_lists_every_host_issue_id() {
         documented, known,
         "docs/ids.md must list IssueId::ALL, in order"
     );
+    for id in IssueId::ALL {
+        let row = format!("| `{}` | {} |", id.as_str(), id.meaning());
+        assert!(
+            text.lines().any(|line| line == row),
+            "docs/ids.md must say what `{id}` means as IssueId::meaning does: {row}"
+        );
+    }
 }

@@ -138,17 +138,37 @@ fn every_format_in_one_run() {
         serde_json::from_str(&std::fs::read_to_string(out("report.json")).unwrap()).unwrap();
     assert_eq!(report["decision"], "GO");
     let junit = std::fs::read_to_string(out("junit.xml")).unwrap();
+    // Test identities are stable across runs: the decision is a message, never a name.
     assert!(
-        junit
-            .contains("<testsuites name=\"preflight GO\" tests=\"2\" failures=\"0\" errors=\"0\">"),
+        junit.contains("<testsuites name=\"preflight\" tests=\"2\" failures=\"0\" errors=\"0\""),
         "{junit}"
     );
+    assert!(
+        junit.contains("<testcase classname=\"preflight-gate\" name=\"decision\" time=\""),
+        "{junit}"
+    );
+    assert!(!junit.contains("name=\"decision: "), "{junit}");
     let sarif: Value =
         serde_json::from_str(&std::fs::read_to_string(out("report.sarif")).unwrap()).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
     assert_eq!(
         sarif["runs"][0]["results"][0]["ruleId"],
         "artifacts.missing"
+    );
+    // An issue without a place of its own points at the line of preflight.toml that configures
+    // it, relative to the repository root (GitHub refuses a result without a location).
+    let config_text = std::fs::read_to_string(config()).unwrap();
+    let artifacts_line = config_text
+        .lines()
+        .position(|line| line.starts_with("optional = "))
+        .unwrap()
+        + 1;
+    assert_eq!(
+        sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"],
+        json!({
+            "artifactLocation": { "uri": "examples/python-service/preflight.toml" },
+            "region": { "startLine": artifacts_line },
+        })
     );
     assert!(
         std::fs::read_to_string(out("report.md"))
@@ -368,6 +388,10 @@ fn snapshots_of_every_format() {
         "python_service_github",
         render(&report, Format::Github, Color::Off)
     );
+    crate::consumers::markdown(&render(&report, Format::Markdown, Color::Off));
+    crate::consumers::junit(&render(&report, Format::Junit, Color::Off));
+    crate::consumers::sarif(&render(&report, Format::Sarif, Color::Off));
+    crate::consumers::codeclimate(&render(&report, Format::Codeclimate, Color::Off));
 }
 
 #[test]
@@ -382,6 +406,7 @@ fn snapshots_of_a_blocked_release() {
         path: "app/settings, prod.py".into(),
         line: Some(12),
         column: Some(5),
+        message: None,
     });
     report.policies[0].blocking_issues.push(issue.clone());
     report.policies[0].decision = preflight_sdk::Decision::NoGo;
@@ -400,4 +425,8 @@ fn snapshots_of_a_blocked_release() {
         "blocked_markdown",
         render(&report, Format::Markdown, Color::Off)
     );
+    crate::consumers::markdown(&render(&report, Format::Markdown, Color::Off));
+    crate::consumers::junit(&render(&report, Format::Junit, Color::Off));
+    crate::consumers::sarif(&render(&report, Format::Sarif, Color::Off));
+    crate::consumers::codeclimate(&render(&report, Format::Codeclimate, Color::Off));
 }

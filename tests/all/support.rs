@@ -33,9 +33,12 @@ pub fn run(command: &mut Command) -> (i32, String, String) {
         stdout,
         stderr,
     } = command.output().unwrap();
+    let stdout = String::from_utf8(stdout).unwrap();
+    // Every report a test produces goes through its consumer's validator.
+    crate::consumers::check_outputs(command, &stdout);
     (
         status.code().unwrap_or(-1),
-        String::from_utf8(stdout).unwrap(),
+        stdout,
         String::from_utf8(stderr).unwrap(),
     )
 }

@@ -1,6 +1,6 @@
 //! The artifact collector: which of the release's expected files exist (paths or globs).
 
-use std::path::Path;
+use crate::input::Root;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -37,10 +37,10 @@ impl Default for ArtifactSpec {
 ///
 /// # Errors
 /// When `root` is not a folder or a glob is invalid.
-pub fn collect(root: &Path, spec: &ArtifactSpec) -> Result<Value, CollectError> {
+pub fn collect(root: &Root, spec: &ArtifactSpec) -> Result<Value, CollectError> {
     if !root.is_dir() {
         return Err(CollectError::Root {
-            root: root.to_owned(),
+            root: root.dir().to_owned(),
         });
     }
     let missing = |patterns: &[String]| -> Result<Vec<String>, CollectError> {

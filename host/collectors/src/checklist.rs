@@ -1,8 +1,8 @@
 //! Scores from Markdown checklists (`- [x]` / `- [ ]`), a fixed number, or a number in a JSON
 //! file at a JSON pointer.
 
+use crate::input::Root;
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use preflight_sdk::facts::{ChecklistScore, ChecklistSection};
 use serde::Deserialize;
@@ -49,7 +49,7 @@ pub struct Score {
 ///
 /// # Errors
 /// A [`CollectError`] naming the file and what is wrong.
-pub fn score(root: &Path, name: &str, source: &ScoreSource) -> Result<Score, CollectError> {
+pub fn score(root: &Root, name: &str, source: &ScoreSource) -> Result<Score, CollectError> {
     match source {
         ScoreSource::Fixed(value) => Ok(Score {
             value: *value,

@@ -1,5 +1,6 @@
 //! Line coverage from lcov tracefiles or Cobertura XML.
 
+use crate::input::Root;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -27,7 +28,10 @@ pub struct CoverageInput {
 /// # Errors
 /// A [`CollectError`] naming the file and the position of the problem; also when both or
 /// neither format is given.
-pub fn collect(root: &Path, input: &CoverageInput) -> Result<Coverage, CollectError> {
+pub fn collect(
+    root: &Root,
+    input: &CoverageInput,
+) -> Result<(Coverage, std::path::PathBuf), CollectError> {
     let (format, pattern) = match (&input.lcov, &input.cobertura) {
         (Some(lcov), None) => ("lcov", lcov),
         (None, Some(cobertura)) => ("cobertura", cobertura),
@@ -46,7 +50,10 @@ pub fn collect(root: &Path, input: &CoverageInput) -> Result<Coverage, CollectEr
         ));
     };
     let text = input::read_text(path, preflight_engine::files::InputKind::Report)?;
-    read_report(format == "lcov", root, path, &text)
+    Ok((
+        read_report(format == "lcov", root, path, &text)?,
+        path.clone(),
+    ))
 }
 
 /// Reads one coverage report's text (lcov when `lcov`, else Cobertura), as the collector does.
@@ -56,7 +63,7 @@ pub fn collect(root: &Path, input: &CoverageInput) -> Result<Coverage, CollectEr
 /// data is an error.
 pub fn read_report(
     lcov_format: bool,
-    root: &Path,
+    root: &Root,
     path: &Path,
     text: &str,
 ) -> Result<Coverage, CollectError> {

@@ -1,6 +1,7 @@
 //! Custom fact sections: a team's own evidence under `custom.NAMESPACE`, read from a JSON or
 //! YAML file (optionally at a JSON pointer) or from environment variables.
 
+use crate::input::Root;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -33,7 +34,7 @@ pub struct CustomSource {
 /// # Errors
 /// A [`CollectError`] naming the namespace, the file or variable, and what is wrong.
 pub fn collect(
-    root: &Path,
+    root: &Root,
     sources: &BTreeMap<String, CustomSource>,
 ) -> Result<(Value, Vec<PathBuf>), CollectError> {
     let mut custom = Map::new();

@@ -300,18 +300,127 @@ pub fn read_text(
     }
 }
 
-/// The path as shown in facts: relative to `root` when it is inside it, `/`-separated.
-pub fn display_path(root: &Path, path: &Path) -> String {
-    let relative = path.strip_prefix(root).unwrap_or(path);
-    relative.to_string_lossy().replace('\\', "/")
+/// The project folder the collectors read in, and the folder the paths they report are
+/// relative to (the repository root by default, so that a project in `services/api/` reports
+/// `services/api/src/a.py`, as GitHub and GitLab expect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    dir: PathBuf,
+    /// `dir`, absolute and lexically clean.
+    dir_absolute: PathBuf,
+    /// The base paths are shown relative to, absolute and lexically clean.
+    base: PathBuf,
+    /// `base` with symlinks resolved, for paths tools report after resolving theirs.
+    base_resolved: Option<PathBuf>,
 }
 
-/// A path reported by a tool, made relative to the project root when it points inside it.
+impl Root {
+    /// Reads in `dir` and reports paths relative to it.
+    pub fn new(dir: impl Into<PathBuf>) -> Root {
+        let dir = dir.into();
+        Root::with_base(dir.clone(), dir)
+    }
+
+    /// Reads in `dir` and reports paths relative to `base`.
+    pub fn with_base(dir: impl Into<PathBuf>, base: impl AsRef<Path>) -> Root {
+        let dir = dir.into();
+        let base = absolute(base.as_ref());
+        Root {
+            dir_absolute: absolute(&dir),
+            base_resolved: base
+                .canonicalize()
+                .ok()
+                .filter(|resolved| *resolved != base),
+            base,
+            dir,
+        }
+    }
+
+    /// The project folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The folder paths are shown relative to.
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+
+    /// An absolute path as shown: relative to the base when inside it, `/`-separated.
+    fn show_absolute(&self, path: &Path) -> String {
+        let clean = clean(path);
+        let relative = clean
+            .strip_prefix(&self.base)
+            .ok()
+            .or_else(|| {
+                self.base_resolved
+                    .as_ref()
+                    .and_then(|resolved| clean.strip_prefix(resolved).ok())
+            })
+            .map_or_else(|| clean.clone(), Path::to_owned);
+        let shown = relative.to_string_lossy().replace('\\', "/");
+        if shown.is_empty() {
+            ".".to_owned()
+        } else {
+            shown
+        }
+    }
+}
+
+impl std::ops::Deref for Root {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// `path` made absolute against the working directory, `.` and `..` removed lexically
+/// (symlinks are not resolved).
+fn absolute(path: &Path) -> PathBuf {
+    clean(&std::path::absolute(path).unwrap_or_else(|_| path.to_owned()))
+}
+
+/// `.` and `..` removed without touching the file system.
+fn clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// A file the collectors read, as shown in facts: relative to the base when inside it,
+/// `/`-separated.
+pub fn display_path(root: &Root, path: &Path) -> String {
+    if path.is_absolute() {
+        root.show_absolute(path)
+    } else {
+        root.show_absolute(
+            &root
+                .dir_absolute
+                .join(path.strip_prefix(&root.dir).unwrap_or(path)),
+        )
+    }
+}
+
+/// A path reported by a tool, as shown in facts: relative to the base when it points inside
+/// it, whatever mix of forms the tools wrote.
 ///
 /// Tools write URIs (`file:///work/app/src/a.py`, `src/my%20file.py`) or plain paths; URIs are
-/// read with the `url` crate and percent-decoded, then an absolute path under the root is made
-/// relative to it.
-pub fn normalize_reported(root: &Path, reported: &str) -> String {
+/// read with the `url` crate and percent-decoded. A relative path is relative to the project
+/// folder (where the tool ran); an absolute path under the base is made relative to it, and
+/// one outside it (`/usr/lib/python3/...` in a container) is kept.
+pub fn normalize_reported(root: &Root, reported: &str) -> String {
     let text = match url::Url::parse(reported) {
         Ok(uri) if uri.scheme() == "file" => match uri.to_file_path() {
             Ok(path) => path.to_string_lossy().into_owned(),
@@ -322,12 +431,22 @@ pub fn normalize_reported(root: &Path, reported: &str) -> String {
     };
     let path = Path::new(&text);
     if path.is_absolute() {
-        let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
-        if let Ok(relative) = path.strip_prefix(&root) {
-            return relative.to_string_lossy().replace('\\', "/");
+        let shown = root.show_absolute(path);
+        if !Path::new(&shown).is_absolute() {
+            return shown;
         }
+        // Under the project folder as resolved (a tool that resolved a symlinked checkout).
+        if let Ok(resolved) = root.dir_absolute.canonicalize()
+            && let Ok(inside) = clean(path).strip_prefix(&resolved)
+        {
+            return root.show_absolute(&root.dir_absolute.join(inside));
+        }
+        return shown;
     }
-    text.trim_start_matches("./").to_owned()
+    if text.is_empty() {
+        return text;
+    }
+    root.show_absolute(&root.dir_absolute.join(path))
 }
 
 fn decode(text: &str) -> String {
@@ -348,13 +467,42 @@ mod tests {
 
     #[test]
     fn reported_paths_are_made_relative() {
+        let root = Root::new("/nowhere");
+        assert_eq!(normalize_reported(&root, "./src/a.py"), "src/a.py");
         assert_eq!(
-            normalize_reported(Path::new("/nowhere"), "./src/a.py"),
-            "src/a.py"
+            normalize_reported(&root, "file:///x/my%20file.py"),
+            "/x/my file.py"
+        );
+        assert_eq!(normalize_reported(&root, "/nowhere/src/b.py"), "src/b.py");
+    }
+
+    #[test]
+    fn paths_are_shown_relative_to_the_base() {
+        let root = Root::with_base("/repo/services/api", "/repo");
+        assert_eq!(
+            normalize_reported(&root, "src/a.py"),
+            "services/api/src/a.py"
         );
         assert_eq!(
-            normalize_reported(Path::new("/nowhere"), "file:///x/my%20file.py"),
-            "/x/my file.py"
+            normalize_reported(&root, "file:///repo/services/api/src/a.py"),
+            "services/api/src/a.py"
+        );
+        assert_eq!(
+            normalize_reported(&root, "/repo/libs/shared/x.py"),
+            "libs/shared/x.py"
+        );
+        assert_eq!(normalize_reported(&root, "../../libs/y.py"), "libs/y.py");
+        assert_eq!(normalize_reported(&root, "/usr/lib/z.py"), "/usr/lib/z.py");
+        assert_eq!(
+            display_path(&root, Path::new("/repo/services/api/reports/junit.xml")),
+            "services/api/reports/junit.xml"
+        );
+        assert_eq!(
+            display_path(
+                &root,
+                Path::new("/repo/services/api").join("cov.xml").as_path()
+            ),
+            "services/api/cov.xml"
         );
     }
 }

@@ -1,5 +1,6 @@
 //! Test results from JUnit XML (pytest, cargo2junit, Maven Surefire, Jest, go-junit-report, ...).
 
+use crate::input::Root;
 use std::path::Path;
 
 use preflight_sdk::facts::{FailedTest, TestResults};
@@ -19,21 +20,47 @@ enum Outcome {
     Skipped,
 }
 
-/// Reads JUnit files and adds them up.
+/// Reads JUnit files and adds them up; returns the results and the files read.
 ///
 /// # Errors
 /// A [`CollectError`] naming the file and the line and column of the problem.
-pub fn collect(root: &Path, patterns: &[String]) -> Result<TestResults, CollectError> {
+pub fn collect(
+    root: &Root,
+    patterns: &[String],
+) -> Result<(TestResults, Vec<std::path::PathBuf>), CollectError> {
     let mut results = TestResults::default();
+    let mut read = Vec::new();
     for pattern in patterns {
         for path in input::expand(root, pattern)? {
             let text = input::read_text(&path, preflight_engine::files::InputKind::Report)?;
+            let before = results.failed.len();
             parse(&path, &text, &mut results)?;
-            results.files.push(input::display_path(root, &path));
+            let shown = input::display_path(root, &path);
+            // pytest's `line` counts from 0 (its xunit1 family); everyone else's from 1.
+            let zero_based = text.contains("<testsuite name=\"pytest\"");
+            for test in &mut results.failed[before..] {
+                test.file = test
+                    .file
+                    .take()
+                    .map(|file| input::normalize_reported(root, &file));
+                test.line = test
+                    .line
+                    .map(|line| {
+                        if zero_based {
+                            line.saturating_add(1)
+                        } else {
+                            line
+                        }
+                    })
+                    .filter(|line| *line > 0);
+                test.report = Some(shown.clone());
+            }
+            results.files.push(shown);
+            read.push(path);
         }
     }
     results.passed = results.total - results.failures - results.errors - results.skipped;
-    Ok(results)
+    Ok((results, read))
 }
 
 /// A `<testsuite>` being read: the tests it declares, and the test count when it opened.
@@ -61,7 +88,7 @@ fn parse(path: &Path, text: &str, results: &mut TestResults) -> Result<(), Colle
     let mut open: Vec<String> = Vec::new();
     let mut suites: Vec<OpenSuite> = Vec::new();
     // The test case being read: (name, outcome, message).
-    let mut case: Option<(String, Outcome, String)> = None;
+    let mut case: Option<Case> = None;
     let syntax = |reader: &Reader<&[u8]>, err: &dyn std::fmt::Display| {
         CollectError::at_offset(
             path,
@@ -221,7 +248,7 @@ fn close_suite(suites: &mut Vec<OpenSuite>, path: &Path, total: u64) -> Result<(
 
 fn on_start(
     element: &BytesStart<'_>,
-    case: &mut Option<(String, Outcome, String)>,
+    case: &mut Option<Case>,
     empty: bool,
     results: &mut TestResults,
     path: &Path,
@@ -249,13 +276,22 @@ fn on_start(
                 Some(class) if !class.is_empty() => format!("{class}.{name}"),
                 _ => name,
             };
-            *case = Some((full, Outcome::Passed, String::new()));
+            *case = Some(Case {
+                name: full,
+                outcome: Outcome::Passed,
+                message: String::new(),
+                file: attr(b"file")?.filter(|file| !file.is_empty()),
+                line: attr(b"line")?.and_then(|line| line.trim().parse().ok()),
+            });
             if empty && let Some(done) = case.take() {
                 finish(done, results);
             }
         }
         kind @ (b"failure" | b"error" | b"skipped") => {
-            if let Some((_, outcome, message)) = case.as_mut() {
+            if let Some(Case {
+                outcome, message, ..
+            }) = case.as_mut()
+            {
                 let new = match kind {
                     b"failure" => Outcome::Failure,
                     b"error" => Outcome::Error,
@@ -280,7 +316,23 @@ fn on_start(
     Ok(())
 }
 
-fn finish((name, outcome, message): (String, Outcome, String), results: &mut TestResults) {
+/// A `<testcase>` being read.
+struct Case {
+    name: String,
+    outcome: Outcome,
+    message: String,
+    file: Option<String>,
+    line: Option<u32>,
+}
+
+fn finish(case: Case, results: &mut TestResults) {
+    let Case {
+        name,
+        outcome,
+        message,
+        file,
+        line,
+    } = case;
     results.total += 1;
     match outcome {
         Outcome::Passed => {}
@@ -292,7 +344,13 @@ fn finish((name, outcome, message): (String, Outcome, String), results: &mut Tes
                 results.errors += 1;
             }
             if results.failed.len() < FAILED_KEPT {
-                results.failed.push(FailedTest { name, message });
+                results.failed.push(FailedTest {
+                    name,
+                    message,
+                    file,
+                    line,
+                    report: None,
+                });
             }
         }
     }

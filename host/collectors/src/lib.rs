@@ -10,8 +10,9 @@ pub mod junit;
 pub mod sbom;
 pub mod security;
 
+use crate::input::Root;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use preflight_engine::IssueId;
 use preflight_engine::facts::{self, Facts, FactsError, merge};
@@ -99,7 +100,8 @@ pub fn gather(sources: &FactSources) -> Result<Facts, GatherError> {
         merge(value, overlay);
     };
     if sources.collect {
-        for (overlay, origin) in collect(&sources.root, &sources.collectors, &mut inputs)? {
+        let root = Root::new(sources.root.clone());
+        for (overlay, origin) in collect(&root, &sources.collectors, &mut inputs)? {
             layer(&mut value, overlay, &origin);
         }
     }
@@ -125,7 +127,7 @@ pub fn gather(sources: &FactSources) -> Result<Facts, GatherError> {
 /// Runs every configured collector; each result is one overlay with its origin. The files read
 /// are added to `inputs`.
 fn collect(
-    root: &Path,
+    root: &Root,
     c: &Collectors,
     inputs: &mut Vec<PathBuf>,
 ) -> Result<Vec<(Value, String)>, GatherError> {
@@ -166,13 +168,13 @@ fn collect(
         overlays.push((section, origin("scanner reports")));
     }
     if !c.junit.is_empty() {
-        let tests = junit::collect(root, &c.junit)?;
-        inputs.extend(tests.files.iter().map(|path| root.join(path)));
+        let (tests, files) = junit::collect(root, &c.junit)?;
+        inputs.extend(files);
         overlays.push((json!({ "tests": tests }), origin("JUnit")));
     }
     if let Some(input) = &c.coverage {
-        let coverage = coverage::collect(root, input)?;
-        inputs.push(root.join(&coverage.path));
+        let (coverage, file) = coverage::collect(root, input)?;
+        inputs.push(file);
         overlays.push((json!({ "coverage": coverage }), origin("coverage report")));
     }
     if let Some(sboms) = &c.sbom {

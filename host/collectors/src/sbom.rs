@@ -3,6 +3,7 @@
 //! same SPDX reading policies use ([`preflight_sdk::license`]); one that does not parse is an
 //! error naming the file and the JSON pointer, never a component without a license.
 
+use crate::input::Root;
 use std::path::Path;
 
 use preflight_sdk::facts::{Component, License, Sbom, SbomDocument};
@@ -27,7 +28,7 @@ pub struct SbomInputs {
 /// # Errors
 /// A [`CollectError`] naming the file and the JSON pointer of the problem.
 pub fn collect(
-    root: &Path,
+    root: &Root,
     inputs: &SbomInputs,
 ) -> Result<(Sbom, Vec<std::path::PathBuf>), CollectError> {
     let mut sbom = Sbom::default();

@@ -8,6 +8,7 @@ mod sarif;
 mod trivy;
 pub mod vex;
 
+use crate::input::Root;
 use std::path::Path;
 
 use preflight_sdk::facts::{Finding, FindingCounts, GateVerdict, Scan};
@@ -101,7 +102,7 @@ pub enum ReportFormat {
 /// A [`CollectError`] naming `path` and the position of the problem.
 pub fn read_report(
     format: ReportFormat,
-    root: &Path,
+    root: &Root,
     path: &Path,
     text: &str,
 ) -> Result<Vec<Finding>, CollectError> {
@@ -124,13 +125,13 @@ pub fn read_report(
 /// # Errors
 /// A [`CollectError`] naming the file and the position of the problem.
 pub fn collect(
-    root: &Path,
+    root: &Root,
     inputs: &SecurityInputs,
 ) -> Result<(Value, Vec<std::path::PathBuf>), CollectError> {
     let mut read = Vec::new();
     let mut findings = Vec::new();
     let mut scans = Vec::new();
-    type Parser = fn(&Path, &Path, &str) -> Result<Vec<Parsed>, CollectError>;
+    type Parser = fn(&Root, &Path, &str) -> Result<Vec<Parsed>, CollectError>;
     let groups: [(&str, &[String], Parser); 5] = [
         ("sarif", &inputs.sarif, sarif::parse),
         ("trivy", &inputs.trivy, trivy::parse),

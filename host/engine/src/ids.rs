@@ -207,6 +207,77 @@ impl IssueId {
         }
     }
 
+    /// What the id means, one sentence (`docs/ids.md` lists the same).
+    pub const fn meaning(self) -> &'static str {
+        match self {
+            IssueId::FactsUnreadable => {
+                "A facts file (or stream) cannot be read: missing, not a regular file, over its cap."
+            }
+            IssueId::FactsNotJson => {
+                "A fact set is not a JSON object (not JSON, not UTF-8, a repeated key, not an object)."
+            }
+            IssueId::FactsTooLarge => "A fact stream line is over its cap.",
+            IssueId::FactsBadOverride => "A `--fact KEY=VALUE` override is malformed.",
+            IssueId::FactsInvalid => {
+                "The fact set breaks the facts schema, or its counts disagree with its findings."
+            }
+            IssueId::FactsCollectorFailed => "A collector could not read its input.",
+            IssueId::FactsMissing => {
+                "A policy needs a custom fact section the fact set does not have."
+            }
+            IssueId::FactsEmptyStream => "A fact stream has no fact sets.",
+            IssueId::ConfigInvalid => "`preflight.toml` or `preflight.lock` cannot be used.",
+            IssueId::SettingsInvalid => {
+                "A setting has a value no setting may have, or a policy refused its settings."
+            }
+            IssueId::ReportUnwritable => "A report could not be written where it was asked for.",
+            IssueId::PolicyNoneEnforced => "No enforced policy ran.",
+            IssueId::PolicyUnreadable => "A policy module file cannot be read.",
+            IssueId::PolicyUnknownBuiltin => "No built-in policy has that name.",
+            IssueId::PolicyDigestMismatch => "The module's sha256 is not the pinned one.",
+            IssueId::PolicyVersionMismatch => "The module's version is outside the requirement.",
+            IssueId::PolicyRemoteUnavailable => "A remote module cannot be had.",
+            IssueId::PolicySignatureInvalid => {
+                "The module's signature is missing or does not verify."
+            }
+            IssueId::PolicyNotLocked => "`--locked` and the module is not in the lock file.",
+            IssueId::PolicyInvalidModule => "The bytes are not a valid WebAssembly module.",
+            IssueId::PolicyMissingMetadata => "The module has no metadata section.",
+            IssueId::PolicyBadMetadata => "The module's metadata is invalid.",
+            IssueId::PolicyUnsupportedAbi => "The module implements another ABI version.",
+            IssueId::PolicyHostTooOld => "The module needs a newer host.",
+            IssueId::PolicyForbiddenImport => "The module imports something policies may not use.",
+            IssueId::PolicyBadImport => "The module imports `preflight.log` with the wrong type.",
+            IssueId::PolicyCompileLimit => "The module is over a compile limit.",
+            IssueId::PolicyMissingExport => "A required export is missing.",
+            IssueId::PolicyBadExport => "A required export has the wrong type.",
+            IssueId::PolicyOutOfFuel => "The evaluation ran out of fuel.",
+            IssueId::PolicyDeadline => "The evaluation ran past its deadline.",
+            IssueId::PolicyMemoryLimit => "The policy grew its memory past the cap.",
+            IssueId::PolicyStackOverflow => "The policy exhausted its stack.",
+            IssueId::PolicyTrap => "The policy trapped (a panic, an out-of-bounds access, ...).",
+            IssueId::PolicyAbiViolation => "The policy broke the ABI while running.",
+            IssueId::PolicyOutputOutOfBounds => {
+                "The output pointer and length are outside the policy's memory."
+            }
+            IssueId::PolicyOutputTooLarge => "The output is over its cap.",
+            IssueId::PolicyOutputNotUtf8 => "The output is not UTF-8.",
+            IssueId::PolicyOutputNotJson => "The output is not JSON.",
+            IssueId::PolicyOutputSchema => "The output breaks the policy-output schema.",
+            IssueId::PolicyHostError => "The host could not set up the sandbox.",
+            IssueId::CanarySetup => "A canary analysis could not be set up (flags, config).",
+            IssueId::CanaryInterrupted => "A canary analysis was interrupted (Ctrl-C, SIGTERM).",
+            IssueId::CanaryQueryFailed => "A Prometheus query failed.",
+            IssueId::CanaryFailureLimit => "A canary monitor reached its failure limit.",
+            IssueId::InputInvalid => {
+                "A policy could not read its input (given by the SDK inside the policy)."
+            }
+            IssueId::OutputUnserializable => {
+                "A policy could not write its output (given by the SDK inside the policy)."
+            }
+        }
+    }
+
     /// Whether the id means an error rather than a decision: a report with it exits 2. Every
     /// host id is an error except the canary monitor's stopping reasons; `settings.invalid`,
     /// `input.invalid` and `output.unserializable` are errors also when a policy gives them.

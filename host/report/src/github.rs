@@ -6,6 +6,8 @@ use preflight_sdk::{Decision, Issue};
 
 use preflight_engine::Report;
 
+use crate::Options;
+
 /// Escapes a command's message: `%`, CR and LF as the Actions toolkit does, after every other
 /// control character is shown as `\u001b` (the log would otherwise pass escape sequences on).
 pub fn escape_data(text: &str) -> String {
@@ -26,13 +28,16 @@ pub fn escape_property(text: &str) -> String {
     escape_data(text).replace(':', "%3A").replace(',', "%2C")
 }
 
-fn annotation(out: &mut String, command: &str, policy: &str, issue: &Issue) {
+fn annotation(out: &mut String, command: &str, policy: &str, issue: &Issue, options: &Options) {
     let mut properties = vec![format!(
         "title={}",
         escape_property(&format!("{policy}: {}", issue.id))
     )];
     if let Some(location) = issue.locations.first() {
-        properties.push(format!("file={}", escape_property(&location.path)));
+        properties.push(format!(
+            "file={}",
+            escape_property(&options.show_path(&location.path))
+        ));
         if let Some(line) = location.line {
             properties.push(format!("line={line}"));
         }
@@ -48,8 +53,8 @@ fn annotation(out: &mut String, command: &str, policy: &str, issue: &Issue) {
     );
 }
 
-/// Renders the report as workflow commands.
-pub fn render(report: &Report) -> String {
+/// Renders the report as workflow commands; file paths as [`Options::show_path`] gives them.
+pub fn render(report: &Report, options: &Options) -> String {
     let mut out = String::new();
     for policy in &report.policies {
         let _ = writeln!(
@@ -73,10 +78,10 @@ pub fn render(report: &Report) -> String {
             "warning"
         };
         for issue in &policy.blocking_issues {
-            annotation(&mut out, blocking, &policy.name, issue);
+            annotation(&mut out, blocking, &policy.name, issue, options);
         }
         for issue in &policy.warnings {
-            annotation(&mut out, "warning", &policy.name, issue);
+            annotation(&mut out, "warning", &policy.name, issue, options);
         }
         let _ = writeln!(out, "::endgroup::");
     }
@@ -86,7 +91,7 @@ pub fn render(report: &Report) -> String {
         .filter(|i| i.policy == "preflight")
     {
         let issue = Issue::new(issue.id.clone(), issue.message.clone());
-        annotation(&mut out, "error", "preflight", &issue);
+        annotation(&mut out, "error", "preflight", &issue, options);
     }
     let summary = format!("preflight decision: {}", report.decision);
     let command = match report.decision {

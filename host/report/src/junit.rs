@@ -1,6 +1,8 @@
 //! JUnit XML: per policy, one test case for its decision and one per blocking issue (a failure)
 //! or warning (a passing case with the message in `system-out`). What GitLab shows as a test
-//! report.
+//! report. The document follows the Jenkins xUnit `junit-10.xsd`; test identities are stable
+//! across runs (the decision is in the message, never in a name), so a CI's test history lines
+//! up.
 
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
@@ -15,11 +17,39 @@ struct Case {
     name: String,
     failure: Option<(&'static str, String)>,
     output: Option<String>,
+    /// Seconds.
+    time: Option<f64>,
+}
+
+struct Suite {
+    name: String,
+    cases: Vec<Case>,
+    /// The module file, for policies loaded from one.
+    file: Option<String>,
+    /// Seconds.
+    time: f64,
+}
+
+/// `time` as the schema's `SUREFIRE_TIME` takes it: seconds with at most three decimals.
+fn seconds(time: f64) -> String {
+    format!("{:.3}", time.max(0.0))
+}
+
+/// Names made unique within a suite: a repeated issue id gets ` #2`, ` #3`, ... in order.
+fn unique(cases: &mut [Case]) {
+    let mut seen: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for case in cases {
+        let count = seen.entry(case.name.clone()).or_insert(0);
+        *count += 1;
+        if *count > 1 {
+            case.name = format!("{} #{count}", case.name);
+        }
+    }
 }
 
 /// Renders the report as JUnit XML.
 pub fn render(report: &Report) -> String {
-    let mut suites: Vec<(String, Vec<Case>)> = Vec::new();
+    let mut suites: Vec<Suite> = Vec::new();
     for policy in &report.policies {
         let mut cases = Vec::new();
         let decision_failure = match (&policy.error, policy.decision, policy.enforced) {
@@ -29,12 +59,17 @@ pub fn render(report: &Report) -> String {
             }
             _ => None,
         };
+        let decided = format!("{} decided {}", policy.name, policy.decision);
         cases.push(Case {
             classname: policy.name.clone(),
-            name: format!("decision: {}", policy.decision),
+            name: "decision".to_owned(),
             failure: decision_failure,
-            output: (!policy.enforced)
-                .then(|| "not enforced: the decision does not count".to_owned()),
+            output: Some(if policy.enforced {
+                decided
+            } else {
+                format!("{decided}; not enforced: the decision does not count")
+            }),
+            time: Some(policy.elapsed_ms / 1000.0),
         });
         for issue in &policy.blocking_issues {
             let failing = policy.enforced || policy.error.is_some();
@@ -43,6 +78,7 @@ pub fn render(report: &Report) -> String {
                 name: issue.id.clone(),
                 failure: failing.then(|| ("failure", issue.message.clone())),
                 output: (!failing).then(|| format!("not enforced: {}", issue.message)),
+                time: None,
             });
         }
         for issue in &policy.warnings {
@@ -51,11 +87,18 @@ pub fn render(report: &Report) -> String {
                 name: issue.id.clone(),
                 failure: None,
                 output: Some(format!("warning: {}", issue.message)),
+                time: None,
             });
         }
-        suites.push((policy.name.clone(), cases));
+        unique(&mut cases);
+        suites.push(Suite {
+            name: policy.name.clone(),
+            cases,
+            file: (!policy.source.starts_with("builtin:")).then(|| policy.source.clone()),
+            time: policy.elapsed_ms / 1000.0,
+        });
     }
-    let outer: Vec<Case> = report
+    let mut outer: Vec<Case> = report
         .blocking_issues
         .iter()
         .filter(|i| i.policy == "preflight")
@@ -64,12 +107,19 @@ pub fn render(report: &Report) -> String {
             name: issue.id.clone(),
             failure: Some(("error", issue.message.clone())),
             output: None,
+            time: None,
         })
         .collect();
     if !outer.is_empty() {
-        suites.push(("preflight".to_owned(), outer));
+        unique(&mut outer);
+        suites.push(Suite {
+            name: "preflight".to_owned(),
+            cases: outer,
+            file: None,
+            time: 0.0,
+        });
     }
-    write(report, &suites).unwrap_or_default()
+    write(&suites).unwrap_or_default()
 }
 
 fn count(cases: &[Case], kind: &str) -> usize {
@@ -79,10 +129,10 @@ fn count(cases: &[Case], kind: &str) -> usize {
         .count()
 }
 
-fn write(report: &Report, suites: &[(String, Vec<Case>)]) -> Result<String, std::io::Error> {
+fn write(suites: &[Suite]) -> Result<String, std::io::Error> {
     let mut writer = Writer::new_with_indent(Vec::new(), b' ', 2);
     writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    let all: Vec<&Case> = suites.iter().flat_map(|(_, cases)| cases).collect();
+    let all: Vec<&Case> = suites.iter().flat_map(|suite| &suite.cases).collect();
     let failures = all
         .iter()
         .filter(|c| c.failure.as_ref().is_some_and(|(k, _)| *k == "failure"))
@@ -91,23 +141,35 @@ fn write(report: &Report, suites: &[(String, Vec<Case>)]) -> Result<String, std:
         .iter()
         .filter(|c| c.failure.as_ref().is_some_and(|(k, _)| *k == "error"))
         .count();
+    let total_time: f64 = suites.iter().map(|suite| suite.time).sum();
     let mut root = BytesStart::new("testsuites");
-    root.push_attribute(("name", format!("preflight {}", report.decision).as_str()));
+    root.push_attribute(("name", "preflight"));
     root.push_attribute(("tests", all.len().to_string().as_str()));
     root.push_attribute(("failures", failures.to_string().as_str()));
     root.push_attribute(("errors", errors.to_string().as_str()));
+    root.push_attribute(("time", seconds(total_time).as_str()));
     writer.write_event(Event::Start(root))?;
-    for (name, cases) in suites {
-        let mut suite = BytesStart::new("testsuite");
-        suite.push_attribute(("name", xml(name, false).as_ref()));
-        suite.push_attribute(("tests", cases.len().to_string().as_str()));
-        suite.push_attribute(("failures", count(cases, "failure").to_string().as_str()));
-        suite.push_attribute(("errors", count(cases, "error").to_string().as_str()));
-        writer.write_event(Event::Start(suite))?;
+    for (id, suite) in suites.iter().enumerate() {
+        let cases = &suite.cases;
+        let mut element = BytesStart::new("testsuite");
+        element.push_attribute(("name", xml(&suite.name, false).as_ref()));
+        element.push_attribute(("tests", cases.len().to_string().as_str()));
+        element.push_attribute(("failures", count(cases, "failure").to_string().as_str()));
+        element.push_attribute(("errors", count(cases, "error").to_string().as_str()));
+        element.push_attribute(("skipped", "0"));
+        element.push_attribute(("time", seconds(suite.time).as_str()));
+        element.push_attribute(("id", id.to_string().as_str()));
+        if let Some(file) = &suite.file {
+            element.push_attribute(("file", xml(file, false).as_ref()));
+        }
+        writer.write_event(Event::Start(element))?;
         for case in cases {
             let mut element = BytesStart::new("testcase");
             element.push_attribute(("classname", xml(&case.classname, false).as_ref()));
             element.push_attribute(("name", xml(&case.name, false).as_ref()));
+            if let Some(time) = case.time {
+                element.push_attribute(("time", seconds(time).as_str()));
+            }
             if case.failure.is_none() && case.output.is_none() {
                 writer.write_event(Event::Empty(element))?;
                 continue;

@@ -81,7 +81,7 @@ pub fn render(report: &Report) -> String {
     issues(&mut out, "Blocking issues", &report.blocking_issues);
     issues(&mut out, "Warnings", &report.warnings);
     if report.dry_run {
-        let _ = writeln!(out, "\n_Dry run: no files were written._");
+        let _ = writeln!(out, "\n_Dry run: the decision does not set the exit code._");
     }
     out
 }

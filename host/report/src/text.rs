@@ -10,11 +10,12 @@ use preflight_engine::Report;
 
 /// Whether to colour the output. The caller decides (the CLI asks `anstream`, which follows
 /// `NO_COLOR`, `CLICOLOR_FORCE` and whether the stream is a terminal); files are always `Off`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Color {
     /// ANSI colours.
     On,
     /// Plain text.
+    #[default]
     Off,
 }
 

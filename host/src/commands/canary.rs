@@ -202,7 +202,8 @@ pub struct SourceArgs {
         default_value = ".playbook/canary_diff_report.json"
     )]
     pub report: PathBuf,
-    /// Evaluate and print, but write no files; exit 0 unless there is an error.
+    /// Try the analysis without gating: the `--format` reports are written as asked, the diff
+    /// report is not, and the exit code is 0 unless there is an error.
     #[arg(long)]
     pub dry_run: bool,
     /// Show policy logs and timings on stderr.
@@ -513,6 +514,8 @@ async fn analyze_once(setup: &Setup, window: Window) -> (Outcome, Option<Value>)
         provenance: setup.provenance.clone(),
         base: PathBuf::from("."),
         offline: false,
+        config_file: None,
+        path_base: PathBuf::from("."),
     };
     let mut outcome = run::evaluate(
         &setup.runtime,
@@ -576,7 +579,7 @@ fn finish(args: &SourceArgs, mut outcome: Outcome, diff: &Value) -> ExitCode {
         }
     };
     outcome.inputs.extend(args.facts.iter().cloned());
-    emit::emit(&targets, args.dry_run, &mut outcome);
+    emit::emit(&targets, &mut outcome);
     if !args.dry_run
         && outcome
             .inputs
@@ -713,6 +716,8 @@ fn interrupted(dry_run: bool, message: String) -> Outcome {
             ExitCode::NoGo
         },
         inputs: Vec::new(),
+        anchors: preflight_report::Anchors::default(),
+        paths: None,
     }
 }
 
@@ -730,7 +735,7 @@ fn setup_failed<E: miette::Diagnostic + Send + Sync + 'static>(
             path: None,
         }]
     });
-    emit::emit(&targets, args.dry_run, &mut outcome);
+    emit::emit(&targets, &mut outcome);
     ExitCode::Error
 }
 

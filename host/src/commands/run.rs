@@ -19,7 +19,8 @@ pub struct RunArgs {
     /// Where the report goes.
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Evaluate and print, but write no files; exit 0 unless there is an error.
+    /// Try the gate without gating: every report is written as asked (and says `dry_run`), and
+    /// the exit code is 0 whatever the decision, unless there is an error (2).
     #[arg(long)]
     pub dry_run: bool,
     /// Show policy logs and timings on stderr.
@@ -134,9 +135,21 @@ pub fn outcome(rt: &tokio::runtime::Runtime, args: &RunArgs) -> Outcome {
     let facts = match preflight_collectors::gather(&plan.sources) {
         Ok(facts) => facts,
         Err(err) => {
+            if let Some(missing) = MissingFacts::of(&err, plan.config_file.is_some()) {
+                let mut outcome = Outcome::failed(err.id(), missing.to_string(), args.dry_run);
+                diagnostic::print(missing);
+                outcome.inputs = plan.input_files();
+                outcome.anchors = crate::anchors::of(&plan, None, &outcome.report);
+                return outcome;
+            }
             let mut outcome = Outcome::failed(err.id(), err.to_string(), args.dry_run);
             diagnostic::print(err);
             outcome.inputs = plan.input_files();
+            outcome.anchors = crate::anchors::of(&plan, None, &outcome.report);
+            outcome.paths = Some(preflight_report::PathBase::new(
+                &plan.sources.root,
+                &plan.path_base,
+            ));
             return outcome;
         }
     };
@@ -153,6 +166,11 @@ pub fn outcome(rt: &tokio::runtime::Runtime, args: &RunArgs) -> Outcome {
         Err(outcome) => return *outcome,
     };
     let mut outcome = evaluate(&runtime, &entries, &plan, &facts, &args.reporting(), "");
+    outcome.anchors = crate::anchors::of(&plan, Some(&facts.value), &outcome.report);
+    outcome.paths = Some(preflight_report::PathBase::new(
+        &plan.sources.root,
+        &plan.path_base,
+    ));
     outcome.inputs = plan.input_files();
     outcome.inputs.extend(facts.inputs.iter().cloned());
     outcome
@@ -171,6 +189,60 @@ pub fn run(rt: &tokio::runtime::Runtime, args: &RunArgs) -> ExitCode {
         return super::stream::run(rt, args, stream, &targets);
     }
     let mut outcome = outcome(rt, args);
-    emit::emit(&targets, args.dry_run, &mut outcome);
+    emit::emit(&targets, &mut outcome);
     outcome.exit
+}
+
+/// The fact set lacks sections every run needs: which, and the config key or flag that gives
+/// each; without a configuration, that there is none here or above.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("{}the fact set does not match the facts schema: at `/`: it has no {}; {}", if *.configured { "" } else { "no preflight.toml here or above, and " }, .missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "), .providers.join("; "))]
+#[diagnostic(help("{}", if *.configured { "add the keys to preflight.toml, or pass the facts with `--facts FILE` or `--fact`" } else { "run `preflight init` to write a preflight.toml for this project, or pass the facts with `--facts FILE` or `--fact`" }))]
+pub struct MissingFacts {
+    missing: Vec<String>,
+    providers: Vec<String>,
+    configured: bool,
+}
+
+impl MissingFacts {
+    /// The missing top-level sections of a schema error, if that is what it is.
+    fn of(err: &preflight_collectors::GatherError, configured: bool) -> Option<MissingFacts> {
+        let preflight_collectors::GatherError::Facts(preflight_engine::FactsError::Invalid {
+            violations,
+        }) = err
+        else {
+            return None;
+        };
+        let mut missing = Vec::new();
+        let mut providers = Vec::new();
+        for violation in violations.iter().filter(|v| v.pointer.is_empty()) {
+            let Some(name) = violation
+                .message
+                .strip_suffix(" is a required property")
+                .map(|quoted| quoted.trim_matches('"'))
+            else {
+                continue;
+            };
+            let provider = match name {
+                "scores" => {
+                    "`scores` comes from `[scores] readiness = ...` and `mvp = ...` (numbers or checklists) in preflight.toml, or `--fact scores.readiness=7 --fact scores.mvp=7`"
+                }
+                "security" => {
+                    "`security` from `[security]` scanner reports or `gate = \"PASS\"` in preflight.toml, or `--fact security.gate=PASS`"
+                }
+                "complexity" => {
+                    "`complexity` from `complexity = \"low\"` (or medium, high) in preflight.toml, or `--fact complexity=low`"
+                }
+                _ => continue,
+            };
+            missing.push(name.to_owned());
+            providers.push(provider.to_owned());
+        }
+        // Only when every violation is a missing section: anything else keeps its own message.
+        (!missing.is_empty() && missing.len() == violations.len()).then_some(MissingFacts {
+            missing,
+            providers,
+            configured,
+        })
+    }
 }

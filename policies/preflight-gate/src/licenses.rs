@@ -88,11 +88,7 @@ pub fn check(sbom: Option<&Sbom>, rules: &LicenseRules, out: &mut Findings) -> R
                     needs.join(", ")
                 ),
             )
-            .at(Location {
-                path: component.origin.clone(),
-                line: None,
-                column: None,
-            }),
+            .at(Location::new(component.origin.clone())),
         );
     }
     if refused.len() > LISTED {
@@ -116,7 +112,11 @@ pub fn check(sbom: Option<&Sbom>, rules: &LicenseRules, out: &mut Findings) -> R
                     names.join(", "),
                     if unknown.len() > 10 { ", ..." } else { "" }
                 ),
-            ),
+            )
+            .at_each(unknown.iter().take(100).map(|c| {
+                Location::new(c.origin.clone())
+                    .with_message(format!("{} has no SPDX license", describe(c)))
+            })),
         );
     }
     out.details.push(json!({

@@ -1,7 +1,7 @@
 //! Test and coverage rules: the seed's definition of done.
 
-use preflight_sdk::Issue;
 use preflight_sdk::facts::{Coverage, TestResults};
+use preflight_sdk::{Issue, Location};
 use serde_json::{Value, json};
 
 use crate::settings::{CoverageRules, Level, TestRules};
@@ -43,12 +43,15 @@ pub fn tests(results: Option<&TestResults>, rules: &TestRules, out: &mut Finding
     if results.total == 0 {
         out.raise(
             rules.require_passing,
-            Issue::new(
-                "tests.none_ran",
-                format!(
-                    "the JUnit report(s) {} hold no test cases (rule: tests.require_passing — an empty test run proves nothing)",
-                    results.files.join(", ")
+            results.files.iter().fold(
+                Issue::new(
+                    "tests.none_ran",
+                    format!(
+                        "the JUnit report(s) {} hold no test cases (rule: tests.require_passing — an empty test run proves nothing)",
+                        results.files.join(", ")
+                    ),
                 ),
+                |issue, file| issue.at(Location::new(file.clone())),
             ),
         );
     } else if broken > 0 {
@@ -58,20 +61,39 @@ pub fn tests(results: Option<&TestResults>, rules: &TestRules, out: &mut Finding
             .take(5)
             .map(|t| t.name.as_str())
             .collect();
-        out.raise(
-            rules.require_passing,
-            Issue::new(
-                "tests.failing",
-                format!(
-                    "{broken} of {} tests did not pass ({} failed, {} errored; {} skipped) (rule: tests.require_passing: all tests pass). First: {}",
-                    results.total,
-                    results.failures,
-                    results.errors,
-                    results.skipped,
-                    names.join(", ")
-                ),
+        let mut issue = Issue::new(
+            "tests.failing",
+            format!(
+                "{broken} of {} tests did not pass ({} failed, {} errored; {} skipped) (rule: tests.require_passing: all tests pass). First: {}",
+                results.total,
+                results.failures,
+                results.errors,
+                results.skipped,
+                names.join(", ")
             ),
         );
+        // Each failed test the facts keep, where it is: its source file when the report names
+        // one, else the report.
+        for test in &results.failed {
+            let place = match (&test.file, &test.report) {
+                (Some(file), _) => {
+                    let place = Location::new(file.clone());
+                    match test.line {
+                        Some(line) => place.line(line),
+                        None => place,
+                    }
+                }
+                (None, Some(report)) => Location::new(report.clone()),
+                (None, None) => continue,
+            };
+            let text = if test.message.is_empty() {
+                format!("{} did not pass", test.name)
+            } else {
+                format!("{} did not pass: {}", test.name, test.message)
+            };
+            issue = issue.at(place.with_message(text));
+        }
+        out.raise(rules.require_passing, issue);
     }
 }
 
@@ -120,7 +142,8 @@ pub fn coverage(coverage: Option<&Coverage>, rules: &CoverageRules, out: &mut Fi
                         "line coverage is {:.2}% ({} of {} lines), below the minimum {minimum}% (rule: coverage.minimum)",
                         percent, coverage.lines_covered, coverage.lines_total
                     ),
-                ),
+                )
+                .at(Location::new(coverage.path.clone())),
             );
         }
     }
@@ -134,7 +157,8 @@ pub fn coverage(coverage: Option<&Coverage>, rules: &CoverageRules, out: &mut Fi
                         "no file under `{}` appears in the coverage report `{}` (rule: coverage.paths — a path rule that matches nothing cannot pass)",
                         rule.path, coverage.path
                     ),
-                ),
+                )
+                .at(Location::new(coverage.path.clone())),
             ),
             Some((_, 0, _)) => out.raise(
                 rules.level,
@@ -144,7 +168,8 @@ pub fn coverage(coverage: Option<&Coverage>, rules: &CoverageRules, out: &mut Fi
                         "the files under `{}` have no line data in `{}` (rule: coverage.paths — no data cannot meet a minimum)",
                         rule.path, coverage.path
                     ),
-                ),
+                )
+                .at(Location::new(coverage.path.clone())),
             ),
             Some((covered, total, percent)) => {
                 let ok = percent >= rule.minimum;
@@ -161,7 +186,8 @@ pub fn coverage(coverage: Option<&Coverage>, rules: &CoverageRules, out: &mut Fi
                                 "line coverage under `{}` is {percent:.2}% ({covered} of {total} lines), below the minimum {}% (rule: coverage.paths)",
                                 rule.path, rule.minimum
                             ),
-                        ),
+                        )
+                        .at(Location::new(coverage.path.clone())),
                     );
                 }
             }

@@ -1,15 +1,16 @@
 //! The security gate: an external verdict, scanner findings, or both.
 
-use preflight_sdk::Issue;
 use preflight_sdk::facts::{Category, Finding, FindingCounts, GateVerdict, Security, Severity};
+use preflight_sdk::{Issue, Location};
 use serde::Serialize;
 
 use crate::settings::SecurityRules;
 
 /// Offending findings quoted in a blocking issue.
 const QUOTED: usize = 3;
-/// Locations attached to a blocking issue.
-const LOCATED: usize = 10;
+/// Offending findings located in a blocking issue (each a SARIF result); the message says how
+/// many more there are.
+const LOCATED: usize = 100;
 
 /// What the security gate decided.
 #[derive(Debug)]
@@ -178,13 +179,34 @@ fn category_issue(
     if offending.len() > QUOTED {
         message.push_str(&format!("; and {} more", offending.len() - QUOTED));
     }
+    let located: Vec<&&Finding> = offending.iter().filter(|f| f.location.is_some()).collect();
+    if located.len() > LOCATED {
+        message.push_str(&format!(
+            " (locations: the first {LOCATED} of {})",
+            located.len()
+        ));
+    }
     let mut issue = Issue::new(format!("security.{}", category.as_str()), message);
-    for finding in offending.iter().take(LOCATED) {
+    if let Some(worst) = offending.first() {
+        issue = issue.with_severity(worst.severity);
+    }
+    for finding in located.into_iter().take(LOCATED) {
         if let Some(location) = &finding.location {
-            issue = issue.at(location.clone());
+            issue = issue.at(location.clone().with_message(summary(finding)));
         }
     }
     issue
+}
+
+/// One finding, without its place: `[tool] rule severity: message`.
+fn summary(finding: &Finding) -> String {
+    let message: String = finding.message.chars().take(200).collect();
+    format!(
+        "[{}] {} {}: {message}",
+        finding.tool,
+        finding.rule,
+        finding.severity.as_str()
+    )
 }
 
 fn describe(finding: &Finding) -> String {
@@ -220,6 +242,11 @@ pub fn vex_warnings(security: &Security) -> Vec<Issue> {
                 (None, None) => p.name.clone(),
             })
             .unwrap_or_default();
+        let place = cleared
+            .finding
+            .location
+            .clone()
+            .unwrap_or_else(|| Location::new(cleared.document.clone()));
         warnings.push(Issue::new(
             "vex.cleared",
             format!(
@@ -234,7 +261,7 @@ pub fn vex_warnings(security: &Security) -> Vec<Issue> {
                     .unwrap_or_default(),
                 cleared.document
             ),
-        ));
+        ).at(place));
     }
     if security.cleared.len() > 50 {
         warnings.push(Issue::new(
@@ -259,7 +286,7 @@ pub fn vex_warnings(security: &Security) -> Vec<Issue> {
                 statement.products.join(", "),
                 statement.document
             ),
-        ));
+        ).at(Location::new(statement.document.clone())));
     }
     warnings
 }

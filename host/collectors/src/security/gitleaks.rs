@@ -1,5 +1,6 @@
 //! Gitleaks' JSON report: an array of findings. The secret itself is never copied.
 
+use crate::input::Root;
 use std::path::Path;
 
 use preflight_sdk::Location;
@@ -21,7 +22,7 @@ struct Leak {
     commit: Option<String>,
 }
 
-pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>, CollectError> {
+pub(super) fn parse(root: &Root, path: &Path, text: &str) -> Result<Vec<Parsed>, CollectError> {
     let leaks: Vec<Leak> =
         super::parse_array(path, text, "Gitleaks", "gitleaks ... --report-format json")?;
     let findings = leaks
@@ -46,6 +47,7 @@ pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>,
                     path: crate::input::normalize_reported(root, &leak.file),
                     line: leak.start_line,
                     column: leak.start_column,
+                    message: None,
                 }),
             }
         })

@@ -1,5 +1,6 @@
 //! Grype's JSON report (`grype ... -o json`): `matches[]`, each a vulnerability in an artifact.
 
+use crate::input::Root;
 use std::path::Path;
 
 use preflight_sdk::Location;
@@ -67,7 +68,7 @@ fn severity(path: &Path, pointer: &str, text: Option<&str>) -> Result<Severity, 
     })
 }
 
-pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>, CollectError> {
+pub(super) fn parse(root: &Root, path: &Path, text: &str) -> Result<Vec<Parsed>, CollectError> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|err| CollectError::json(path, &err))?;
     if value.get("matches").is_none() {
@@ -121,6 +122,7 @@ pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>,
                 path: crate::input::normalize_reported(root, &l.path),
                 line: None,
                 column: None,
+                message: None,
             }),
             package: Some(Package {
                 name: m.artifact.name,

@@ -1,5 +1,6 @@
 //! Ruff's JSON output (`ruff check --output-format json`): an array of violations.
 
+use crate::input::Root;
 use std::path::Path;
 
 use preflight_sdk::Location;
@@ -26,7 +27,7 @@ struct Position {
     column: u32,
 }
 
-pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>, CollectError> {
+pub(super) fn parse(root: &Root, path: &Path, text: &str) -> Result<Vec<Parsed>, CollectError> {
     let violations: Vec<Violation> =
         super::parse_array(path, text, "Ruff", "ruff check --output-format json")?;
     let findings = violations
@@ -46,6 +47,7 @@ pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>,
                 path: crate::input::normalize_reported(root, &v.filename),
                 line: v.location.as_ref().map(|p| p.row),
                 column: v.location.as_ref().map(|p| p.column),
+                message: None,
             }),
         })
         .collect();

@@ -13,6 +13,7 @@
 //! suppressed, not as findings; `open` and `review` results still need someone to look, so they
 //! count. Values outside SARIF's enumerations are errors, never a silent suppression.
 
+use crate::input::Root;
 use std::path::Path;
 
 use preflight_sdk::Location;
@@ -129,7 +130,7 @@ struct Region {
     start_column: Option<u32>,
 }
 
-pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>, CollectError> {
+pub(super) fn parse(root: &Root, path: &Path, text: &str) -> Result<Vec<Parsed>, CollectError> {
     let value: Value = serde_json::from_str(text).map_err(|err| CollectError::json(path, &err))?;
     match value.get("version").and_then(Value::as_str) {
         Some("2.1.0") => {}
@@ -160,7 +161,7 @@ pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>,
     Ok(parsed)
 }
 
-fn parse_run(root: &Path, path: &Path, run_index: usize, run: Run) -> Result<Parsed, CollectError> {
+fn parse_run(root: &Root, path: &Path, run_index: usize, run: Run) -> Result<Parsed, CollectError> {
     let tool = run.tool.driver.name.clone();
     let rules = &run.tool.driver.rules;
     let mut findings = Vec::new();
@@ -245,6 +246,7 @@ fn parse_run(root: &Path, path: &Path, run_index: usize, run: Run) -> Result<Par
                     path: normalize_reported(root, uri),
                     line: p.region.as_ref().and_then(|r| r.start_line),
                     column: p.region.as_ref().and_then(|r| r.start_column),
+                    message: None,
                 })
             });
         findings.push(Finding {

@@ -1,5 +1,6 @@
 //! Trivy's JSON report: `Results[].Vulnerabilities[]`, `Misconfigurations[]`, `Secrets[]`.
 
+use crate::input::Root;
 use std::path::Path;
 
 use preflight_sdk::Location;
@@ -98,7 +99,7 @@ fn severity(path: &Path, text: &str) -> Result<Severity, CollectError> {
     })
 }
 
-pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>, CollectError> {
+pub(super) fn parse(root: &Root, path: &Path, text: &str) -> Result<Vec<Parsed>, CollectError> {
     let report: Report =
         serde_json::from_str(text).map_err(|err| CollectError::json(path, &err))?;
     if report.schema_version.is_none() {
@@ -115,6 +116,7 @@ pub(super) fn parse(root: &Path, path: &Path, text: &str) -> Result<Vec<Parsed>,
             path: target.clone(),
             line,
             column: None,
+            message: None,
         };
         for v in result.vulnerabilities.unwrap_or_default() {
             let fixed = v.fixed_version.filter(|f| !f.is_empty()).map_or_else(

@@ -39,6 +39,8 @@ struct StrictIssue {
     message: String,
     #[serde(default)]
     locations: Vec<Object<StrictLocation>>,
+    #[serde(default, deserialize_with = "present")]
+    severity: Option<preflight_sdk::facts::Severity>,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +51,8 @@ struct StrictLocation {
     line: Option<u32>,
     #[serde(default, deserialize_with = "present")]
     column: Option<u32>,
+    #[serde(default, deserialize_with = "present")]
+    message: Option<String>,
 }
 
 /// A struct read from a JSON object only. Derived `Deserialize` impls also take an array of the
@@ -89,8 +93,10 @@ fn decision<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decision, D::E
 
 /// An optional field that, when present, must hold a value: `null` is refused, as the schema
 /// refuses it.
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
-    u32::deserialize(deserializer).map(Some)
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
 }
 
 impl From<Object<StrictIssue>> for Issue {
@@ -105,8 +111,10 @@ impl From<Object<StrictIssue>> for Issue {
                     path: location.path,
                     line: location.line,
                     column: location.column,
+                    message: location.message,
                 })
                 .collect(),
+            severity: issue.severity,
         }
     }
 }
