@@ -3,8 +3,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    cache::CacheArgs, canary::CanaryArgs, facts::FactsArgs, init::InitArgs, policy::PolicyArgs,
-    run::RunArgs, schema::SchemaArgs, test::TestArgs,
+    cache::CacheArgs, canary::CanaryArgs, completions::CompletionsArgs, facts::FactsArgs,
+    init::InitArgs, policy::PolicyArgs, run::RunArgs, schema::SchemaArgs, test::TestArgs,
 };
 
 /// preflight: may this build ship? Gathers facts about a release, runs sandboxed WebAssembly
@@ -25,7 +25,7 @@ pub enum Command {
     Run(RunArgs),
     /// Gather and print the fact set without evaluating it.
     Facts(FactsArgs),
-    /// Write a commented starter preflight.toml.
+    /// Write a preflight.toml for the reports, SBOMs and checklists found in the project.
     Init(InitArgs),
     /// Canary analysis against Prometheus: `analyze` once, or `monitor` over time.
     Canary(CanaryArgs),
@@ -37,4 +37,8 @@ pub enum Command {
     Cache(CacheArgs),
     /// Print a JSON Schema: `facts`, `policy-output` or `report`.
     Schema(SchemaArgs),
+    /// Print shell completions: bash, zsh, fish, elvish or powershell.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    Man,
 }

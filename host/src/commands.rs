@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod canary;
+pub mod completions;
 pub mod facts;
 pub mod init;
 pub mod policy;

@@ -40,5 +40,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => commands::policy::policy(&rt, args),
         Command::Cache(args) => commands::cache::cache(args),
         Command::Schema(args) => commands::schema::schema(args),
+        Command::Completions(args) => commands::completions::completions(args),
+        Command::Man => commands::completions::man(),
     }
 }

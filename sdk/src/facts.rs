@@ -185,6 +185,14 @@ pub struct Scan {
     /// Findings skipped because the report marks them suppressed, passing or absent.
     #[serde(default)]
     pub suppressed: u64,
+    /// Findings skipped because an earlier report had them already (the same tool, rule and
+    /// place: one scan written as SARIF and as JSON counts once).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub duplicates: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A scanner finding in one normal form, whatever tool reported it.

@@ -363,3 +363,48 @@ fn the_wat_example_reads_a_custom_fact_section() {
         "{lock}"
     );
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_same_definitions() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let (code, stdout, stderr) = run(preflight().args(["completions", shell]));
+        assert_eq!(code, 0, "{stderr}");
+        for word in ["run", "canary", "policy", "format", "path-base"] {
+            assert!(stdout.contains(word), "{shell} completions lack `{word}`");
+        }
+        if shell == "bash" {
+            let (_dir, path) = crate::support::temp_file("preflight.bash", stdout.as_bytes());
+            let check = std::process::Command::new("bash")
+                .arg("-n")
+                .arg(&path)
+                .output()
+                .unwrap();
+            assert!(
+                check.status.success(),
+                "{}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
+    }
+    let (code, stdout, _) = run(preflight().args(["completions", "tcsh"]));
+    assert_eq!(code, 2);
+    assert!(stdout.is_empty());
+    let (code, man, _) = run(preflight().arg("man"));
+    assert_eq!(code, 0);
+    assert!(man.contains(".TH preflight 1"), "{man}");
+    assert!(man.contains("completions"));
+}
+
+/// A step summary that cannot be written is a warning naming the variable: the decision does
+/// not depend on it, so GO stays exit 0.
+#[test]
+fn an_unwritable_step_summary_warns_and_keeps_the_decision() {
+    let (code, stdout, stderr) = run(seed().env(
+        "GITHUB_STEP_SUMMARY",
+        "/nonexistent-folder/summary.md",
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(report(&stdout)["decision"], "GO");
+    assert!(stderr.contains("$GITHUB_STEP_SUMMARY"), "{stderr}");
+    assert!(stderr.contains("/nonexistent-folder/summary.md"), "{stderr}");
+}

@@ -412,3 +412,33 @@ fn json_pointer_score() {
             .contains("nothing at JSON pointer `/missing`")
     );
 }
+
+/// One ruff run written as SARIF and as JSON, given both, counts each finding once; a report two
+/// globs match is read once.
+#[test]
+fn the_same_scan_given_twice_counts_once() {
+    let alone = |inputs: SecurityInputs| {
+        let (value, _) = security::collect(&Root::new(fixtures()), &inputs).unwrap();
+        value["security"].clone()
+    };
+    let json_only = alone(SecurityInputs {
+        ruff: vec!["scanners/ruff.json".into()],
+        ..SecurityInputs::default()
+    });
+    let both = alone(SecurityInputs {
+        sarif: vec!["scanners/ruff.sarif".into()],
+        ruff: vec!["scanners/ruff.json".into(), "scanners/ruff.*".into()],
+        ..SecurityInputs::default()
+    });
+    let count = |security: &serde_json::Value| security["findings"].as_array().unwrap().len();
+    assert!(count(&json_only) > 50);
+    assert_eq!(count(&both), count(&json_only));
+    let scans = both["scans"].as_array().unwrap();
+    assert_eq!(scans.len(), 2, "ruff.json is read once: {scans:?}");
+    assert_eq!(scans[1]["duplicates"], count(&json_only) as u64);
+    assert_eq!(scans[1]["findings"], 0);
+    assert_eq!(
+        both["counts"]["lint"], json_only["counts"]["lint"],
+        "the counts the gate reads"
+    );
+}

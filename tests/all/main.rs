@@ -7,6 +7,7 @@
     reason = "test helpers fail the test by panicking"
 )]
 
+mod action;
 mod canary;
 mod cases;
 mod cli;

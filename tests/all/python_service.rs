@@ -313,7 +313,7 @@ fn empty_security_section_is_not_evidence() {
 #[test]
 fn init_writes_a_starter_that_parses() {
     let dir = tempfile::tempdir().unwrap();
-    let (code, _, _) = run(preflight().current_dir(dir.path()).arg("init"));
+    let (code, _, _) = run(preflight().current_dir(dir.path()).args(["init", "--bare"]));
     assert_eq!(code, 0);
     let text = std::fs::read_to_string(dir.path().join("preflight.toml")).unwrap();
     preflight::config::parse(&dir.path().join("preflight.toml"), &text).unwrap();
@@ -335,6 +335,59 @@ fn init_writes_a_starter_that_parses() {
     let report: Value = serde_json::from_str(&stdout).unwrap();
     // readiness 10, mvp 7, PASS, medium: (5 + 3.5 + 2) / 1.2 = 8.75 → 17.5
     assert_eq!(report["risk_score"], 17.5);
+}
+
+/// Copies a folder (files only, recursively).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn init_looks_at_the_project_and_its_first_run_passes() {
+    // The example without its configuration: init finds its reports and checklists.
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&example(), dir.path());
+    std::fs::remove_file(dir.path().join("preflight.toml")).unwrap();
+    let (code, _, stderr) = run(preflight().current_dir(dir.path()).arg("init"));
+    assert_eq!(code, 0, "{stderr}");
+    for found in [
+        "found SARIF: reports/bandit.sarif, reports/semgrep.sarif",
+        "found Ruff JSON: reports/ruff.json",
+        "found JUnit XML: reports/junit.xml",
+        "found lcov: reports/lcov.info",
+        "found Markdown checklist: docs/DOD_CHECKLIST.md, docs/MVP_FEATURES.md",
+        "left commented (not found): Trivy JSON",
+    ] {
+        assert!(stderr.contains(found), "`{found}` not in: {stderr}");
+    }
+    let (code, stdout, stderr) = run(preflight().current_dir(dir.path()).arg("run"));
+    assert_eq!(code, 0, "{stderr}\n{stdout}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["decision"], "GO");
+    assert_eq!(report["scores"]["readiness"], 8.0);
+    assert!(report["policies"][0]["details"]["security"]["counts"].is_object());
+
+    // A fresh, empty project: the first run never errors; without security evidence it is
+    // NO_GO (exit 1) and says why.
+    let empty = tempfile::tempdir().unwrap();
+    assert_eq!(run(preflight().current_dir(empty.path()).arg("init")).0, 0);
+    let (code, stdout, stderr) = run(preflight().current_dir(empty.path()).arg("run"));
+    assert_eq!(code, 1, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["blocking_issues"][0]["id"], "security.no_evidence");
+    let (code, _, stderr) =
+        run(preflight()
+            .current_dir(empty.path())
+            .args(["run", "--fact", "security.gate=PASS"]));
+    assert_eq!(code, 0, "{stderr}");
 }
 
 /// The report with its run-dependent values (timings, module digests, paths) fixed.

@@ -1,11 +1,10 @@
 //! The artifact collector: which of the release's expected files exist (paths or globs).
 
-use crate::input::Root;
-
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::input::{self, CollectError};
+use crate::input::Root;
 
 /// The artifacts a release should have.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

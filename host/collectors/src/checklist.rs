@@ -1,13 +1,13 @@
 //! Scores from Markdown checklists (`- [x]` / `- [ ]`), a fixed number, or a number in a JSON
 //! file at a JSON pointer.
 
-use crate::input::Root;
 use std::collections::BTreeMap;
 
 use preflight_sdk::facts::{ChecklistScore, ChecklistSection};
 use serde::Deserialize;
 
 use super::input::{self, CollectError};
+use crate::input::Root;
 
 /// Open items kept in the facts.
 const OPEN_ITEMS: usize = 50;

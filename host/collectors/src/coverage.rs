@@ -1,6 +1,5 @@
 //! Line coverage from lcov tracefiles or Cobertura XML.
 
-use crate::input::Root;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -10,6 +9,7 @@ use quick_xml::events::Event;
 use serde::Deserialize;
 
 use super::input::{self, CollectError};
+use crate::input::Root;
 
 /// Which coverage report to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

@@ -1,7 +1,6 @@
 //! Custom fact sections: a team's own evidence under `custom.NAMESPACE`, read from a JSON or
 //! YAML file (optionally at a JSON pointer) or from environment variables.
 
-use crate::input::Root;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -9,6 +8,7 @@ use preflight_engine::files::InputKind;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::input::Root;
 use crate::input::{self, CollectError};
 
 /// `[custom.NAME]` in `preflight.toml`: exactly one of `json`, `yaml` or `env`.

@@ -1,6 +1,5 @@
 //! Test results from JUnit XML (pytest, cargo2junit, Maven Surefire, Jest, go-junit-report, ...).
 
-use crate::input::Root;
 use std::path::Path;
 
 use preflight_sdk::facts::{FailedTest, TestResults};
@@ -8,6 +7,7 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use super::input::{self, CollectError};
+use crate::input::Root;
 
 /// Failed tests kept in the facts.
 const FAILED_KEPT: usize = 20;

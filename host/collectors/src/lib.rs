@@ -10,7 +10,6 @@ pub mod junit;
 pub mod sbom;
 pub mod security;
 
-use crate::input::Root;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -19,6 +18,7 @@ use preflight_engine::facts::{self, Facts, FactsError, merge};
 use preflight_sdk::facts::{Complexity, Project};
 use serde_json::{Map, Value, json};
 
+use crate::input::Root;
 pub use input::CollectError;
 
 /// Facts that could not be gathered.

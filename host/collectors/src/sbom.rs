@@ -3,12 +3,12 @@
 //! same SPDX reading policies use ([`preflight_sdk::license`]); one that does not parse is an
 //! error naming the file and the JSON pointer, never a component without a license.
 
-use crate::input::Root;
 use std::path::Path;
 
 use preflight_sdk::facts::{Component, License, Sbom, SbomDocument};
 use serde_json::Value;
 
+use crate::input::Root;
 use crate::input::{self, CollectError};
 
 /// Which SBOMs to read (paths or globs, relative to the project root).

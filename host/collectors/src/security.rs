@@ -8,13 +8,13 @@ mod sarif;
 mod trivy;
 pub mod vex;
 
-use crate::input::Root;
 use std::path::Path;
 
 use preflight_sdk::facts::{Finding, FindingCounts, GateVerdict, Scan};
 use serde_json::{Value, json};
 
 use super::input::{self, CollectError};
+use crate::input::Root;
 
 /// Which scanner reports to read (paths or globs, relative to the project root).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
@@ -119,6 +119,36 @@ pub fn read_report(
         .collect())
 }
 
+/// What makes two findings one: the tool (case-insensitive), the rule and the place.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct FindingKey {
+    tool: String,
+    rule: String,
+    path: Option<String>,
+    line: Option<u32>,
+    column: Option<u32>,
+    package: Option<String>,
+}
+
+impl FindingKey {
+    fn of(finding: &Finding) -> FindingKey {
+        FindingKey {
+            tool: finding.tool.to_lowercase(),
+            rule: finding.rule.clone(),
+            path: finding.location.as_ref().map(|l| l.path.clone()),
+            line: finding.location.as_ref().and_then(|l| l.line),
+            column: finding.location.as_ref().and_then(|l| l.column),
+            package: finding.package.as_ref().map(|p| {
+                format!(
+                    "{}@{}",
+                    p.purl.as_deref().unwrap_or(&p.name),
+                    p.version.as_deref().unwrap_or("")
+                )
+            }),
+        }
+    }
+}
+
 /// Reads every configured report and VEX document; returns the `security` section and the
 /// files read.
 ///
@@ -139,20 +169,44 @@ pub fn collect(
         ("ruff", &inputs.ruff, ruff::parse),
         ("grype", &inputs.grype, grype::parse),
     ];
+    // One finding per tool, rule and place, however many reports carry it (ruff's SARIF and
+    // JSON of one run; a file two globs match is read once).
+    let mut seen: std::collections::HashMap<FindingKey, usize> = std::collections::HashMap::new();
+    let mut files = std::collections::HashSet::new();
     for (format, patterns, parse) in groups {
         for pattern in patterns {
             for path in input::expand(root, pattern)? {
+                let identity = path.canonicalize().unwrap_or_else(|_| path.clone());
+                if !files.insert(identity) {
+                    continue;
+                }
                 let text = input::read_text(&path, preflight_engine::files::InputKind::Report)?;
                 read.push(path.clone());
                 for parsed in parse(root, &path, &text)? {
-                    scans.push(Scan {
+                    let mut scan = Scan {
                         tool: parsed.tool,
                         format: format.to_owned(),
                         path: input::display_path(root, &path),
-                        findings: parsed.findings.len() as u64,
+                        findings: 0,
                         suppressed: parsed.suppressed,
-                    });
-                    findings.extend(parsed.findings);
+                        duplicates: 0,
+                    };
+                    for finding in parsed.findings {
+                        match seen.entry(FindingKey::of(&finding)) {
+                            std::collections::hash_map::Entry::Occupied(first) => {
+                                // The duplicate counts as the more severe of the two.
+                                let kept: &mut Finding = &mut findings[*first.get()];
+                                kept.severity = kept.severity.max(finding.severity);
+                                scan.duplicates += 1;
+                            }
+                            std::collections::hash_map::Entry::Vacant(slot) => {
+                                slot.insert(findings.len());
+                                findings.push(finding);
+                                scan.findings += 1;
+                            }
+                        }
+                    }
+                    scans.push(scan);
                 }
             }
         }

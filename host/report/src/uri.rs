@@ -24,8 +24,9 @@ const SEGMENT: &AsciiSet = &CONTROLS
 /// a `file://` URI (GitHub makes those relative to the checkout when they point inside it).
 pub fn from_path(path: &str) -> String {
     let path = path.replace('\\', "/");
+    let bytes = path.as_bytes();
     let windows_drive =
-        path.len() >= 2 && path.as_bytes()[0].is_ascii_alphabetic() && path.as_bytes()[1] == b':';
+        bytes.len() >= 3 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' && bytes[2] == b'/';
     if windows_drive {
         return format!("file:///{}", utf8_percent_encode(&path, SEGMENT));
     }

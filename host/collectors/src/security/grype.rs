@@ -1,6 +1,5 @@
 //! Grype's JSON report (`grype ... -o json`): `matches[]`, each a vulnerability in an artifact.
 
-use crate::input::Root;
 use std::path::Path;
 
 use preflight_sdk::Location;
@@ -9,6 +8,7 @@ use serde::Deserialize;
 
 use super::Parsed;
 use crate::input::CollectError;
+use crate::input::Root;
 
 #[derive(Deserialize)]
 struct Report {

@@ -1,6 +1,5 @@
 //! Ruff's JSON output (`ruff check --output-format json`): an array of violations.
 
-use crate::input::Root;
 use std::path::Path;
 
 use preflight_sdk::Location;
@@ -9,6 +8,7 @@ use serde::Deserialize;
 
 use super::Parsed;
 use crate::input::CollectError;
+use crate::input::Root;
 
 #[derive(Deserialize)]
 struct Violation {

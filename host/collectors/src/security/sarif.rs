@@ -13,7 +13,6 @@
 //! suppressed, not as findings; `open` and `review` results still need someone to look, so they
 //! count. Values outside SARIF's enumerations are errors, never a silent suppression.
 
-use crate::input::Root;
 use std::path::Path;
 
 use preflight_sdk::Location;
@@ -22,6 +21,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Parsed;
+use crate::input::Root;
 use crate::input::{CollectError, normalize_reported};
 
 #[derive(Deserialize)]

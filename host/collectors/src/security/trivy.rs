@@ -1,6 +1,5 @@
 //! Trivy's JSON report: `Results[].Vulnerabilities[]`, `Misconfigurations[]`, `Secrets[]`.
 
-use crate::input::Root;
 use std::path::Path;
 
 use preflight_sdk::Location;
@@ -9,6 +8,7 @@ use serde::Deserialize;
 
 use super::Parsed;
 use crate::input::CollectError;
+use crate::input::Root;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
