@@ -399,12 +399,13 @@ fn completions_and_the_man_page_come_from_the_same_definitions() {
 /// not depend on it, so GO stays exit 0.
 #[test]
 fn an_unwritable_step_summary_warns_and_keeps_the_decision() {
-    let (code, stdout, stderr) = run(seed().env(
-        "GITHUB_STEP_SUMMARY",
-        "/nonexistent-folder/summary.md",
-    ));
+    let (code, stdout, stderr) =
+        run(seed().env("GITHUB_STEP_SUMMARY", "/nonexistent-folder/summary.md"));
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(report(&stdout)["decision"], "GO");
     assert!(stderr.contains("$GITHUB_STEP_SUMMARY"), "{stderr}");
-    assert!(stderr.contains("/nonexistent-folder/summary.md"), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent-folder/summary.md"),
+        "{stderr}"
+    );
 }
