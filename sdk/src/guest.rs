@@ -154,9 +154,21 @@ mod wasm {
         buffer.as_mut_ptr() as usize as i32
     }
 
+    /// Sends a panic's message and place through the log import before the module aborts, so
+    /// the host can report `panicked at src/lib.rs:12:5: ...` instead of a bare `unreachable`.
+    fn panic_hook() {
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(|| {
+            std::panic::set_hook(Box::new(|info| {
+                crate::log::write(crate::log::Level::Error, &info.to_string());
+            }));
+        });
+    }
+
     /// `preflight_evaluate`: reads the input the host wrote at `ptr`, returns
     /// `(out_ptr << 32) | out_len`. The store is discarded after the call, so nothing is freed.
     pub fn evaluate<O: serde::Serialize>(ptr: i32, len: i32, policy: fn(PolicyInput) -> O) -> i64 {
+        panic_hook();
         let len = usize::try_from(len).unwrap_or(0);
         let input: &[u8] = if len == 0 {
             &[]

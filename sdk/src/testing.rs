@@ -170,8 +170,29 @@ impl Case {
     /// # Errors
     /// When the facts do not deserialize into a fact set.
     pub fn input(&self) -> Result<PolicyInput, String> {
-        let facts = serde_json::from_value(self.facts().clone())
+        let facts: crate::FactSet = serde_json::from_value(self.facts().clone())
             .map_err(|err| format!("the case facts are not a fact set: {err}"))?;
+        // What the host's schema refuses, refused here too: a misspelt key (`coverge`) would
+        // otherwise be ignored natively and fail only in `preflight test`.
+        let mut problems = Vec::new();
+        // A release fact set (scores, security, complexity) or a canary one, as the schema says.
+        if let Value::Object(given) = self.facts()
+            && !given.contains_key("canary")
+        {
+            for required in ["scores", "security", "complexity"] {
+                if !given.contains_key(required) {
+                    problems.push(format!("at `/`: \"{required}\" is a required property"));
+                }
+            }
+        }
+        let read = serde_json::to_value(&facts).unwrap_or(Value::Null);
+        unknown_keys(self.facts(), &read, "", &mut problems);
+        if !problems.is_empty() {
+            return Err(format!(
+                "the fact set does not match the facts schema: {}",
+                problems.join("; ")
+            ));
+        }
         Ok(PolicyInput {
             facts,
             settings: self.settings.clone(),
@@ -239,6 +260,32 @@ impl Case {
             )],
             None => vec![format!("unexpected error: {message}")],
         }
+    }
+}
+
+/// Keys in `given` that did not survive reading it as a fact set: keys no fact has.
+fn unknown_keys(given: &Value, read: &Value, pointer: &str, problems: &mut Vec<String>) {
+    match (given, read) {
+        (Value::Object(given), Value::Object(read)) => {
+            for (key, value) in given {
+                let at = format!("{pointer}/{}", key.replace('~', "~0").replace('/', "~1"));
+                match read.get(key) {
+                    Some(kept) => unknown_keys(value, kept, &at, problems),
+                    // `null` for an optional fact reads as absent.
+                    None if value.is_null() => {}
+                    None => problems.push(format!(
+                        "at `{}`: unknown key `{key}` (no fact has it: a typo?)",
+                        if pointer.is_empty() { "/" } else { pointer }
+                    )),
+                }
+            }
+        }
+        (Value::Array(given), Value::Array(read)) => {
+            for (index, (value, kept)) in given.iter().zip(read).enumerate() {
+                unknown_keys(value, kept, &format!("{pointer}/{index}"), problems);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -326,8 +373,15 @@ pub fn run_cases(dir: &Path, evaluate: fn(PolicyInput) -> PolicyOutput) -> Resul
     let mut report = String::new();
     for (path, case) in &cases {
         let problems = match case.input() {
-            Ok(input) if case.expect.error.is_none() => case.check(&evaluate(input)),
-            Ok(_) => Vec::new(), // error cases need the host (schema checks, sandbox limits)
+            Ok(input) => {
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| evaluate(input))) {
+                    Ok(output) if case.expect.error.is_none() => case.check(&output),
+                    // Other errors need the host (settings schemas, sandbox limits).
+                    Ok(_) => Vec::new(),
+                    // A panic: the host reports its message, so `expect.error` matches both.
+                    Err(payload) => case.check_error(&panic_message(payload.as_ref())),
+                }
+            }
             Err(err) => case.check_error(&err),
         };
         for problem in problems {
@@ -339,6 +393,16 @@ pub fn run_cases(dir: &Path, evaluate: fn(PolicyInput) -> PolicyOutput) -> Resul
     } else {
         Err(report)
     }
+}
+
+/// A panic's message, as the SDK's hook reports it from wasm (`... panicked: MESSAGE`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    format!("panicked: {text}")
 }
 
 /// Checks a policy's committed settings schema: it must be what `schemars` generates from the
@@ -433,4 +497,60 @@ fn read_bounded(path: &Path) -> Result<String, String> {
         ));
     }
     String::from_utf8(bytes).map_err(|err| format!("not UTF-8: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Decision, PolicyOutput};
+
+    fn case_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        dir
+    }
+
+    fn go(_: PolicyInput) -> PolicyOutput {
+        PolicyOutput::new(Decision::Go)
+    }
+
+    fn panics(input: PolicyInput) -> PolicyOutput {
+        let readiness = input.facts.scores.map_or(0.0, |s| s.readiness);
+        assert!(readiness <= 9.0, "readiness {readiness} is suspicious");
+        PolicyOutput::new(Decision::Go)
+    }
+
+    const FACTS: &str = r#""scores": {"readiness": 9.5, "mvp": 7}, "security": {"gate": "PASS"}, "complexity": "low""#;
+
+    #[test]
+    fn a_misspelt_fact_fails_natively_as_it_does_in_the_host() {
+        let dir = case_dir(&[(
+            "typo.json",
+            &format!(
+                r#"{{"name": "typo", "facts": {{{FACTS}, "coverge": {{"line_percent": 90}}}}, "expect": {{"decision": "GO"}}}}"#
+            ),
+        )]);
+        let report = run_cases(dir.path(), go).unwrap_err();
+        assert!(report.contains("unknown key `coverge`"), "{report}");
+    }
+
+    #[test]
+    fn a_panic_matches_expect_error_natively() {
+        let dir = case_dir(&[(
+            "panic.json",
+            &format!(
+                r#"{{"name": "panic", "facts": {{{FACTS}}}, "expect": {{"error": "readiness 9.5 is suspicious"}}}}"#
+            ),
+        )]);
+        assert_eq!(run_cases(dir.path(), panics), Ok(1));
+        // A panic no case expects is a failure, with its message.
+        let dir = case_dir(&[(
+            "go.json",
+            &format!(r#"{{"name": "go", "facts": {{{FACTS}}}, "expect": {{"decision": "GO"}}}}"#),
+        )]);
+        let report = run_cases(dir.path(), panics).unwrap_err();
+        assert!(report.contains("readiness 9.5 is suspicious"), "{report}");
+    }
 }

@@ -322,6 +322,22 @@ fn scaffold_build_test_lock_run() {
             String::from_utf8_lossy(&output.stderr)
         );
     };
+    // A rule that panics on a setting no one should give: its message must reach the case
+    // natively and from the wasm sandbox alike (the SDK's panic hook).
+    let lib = crate_dir.join("src/lib.rs");
+    let source = std::fs::read_to_string(&lib).unwrap();
+    let source = source.replacen(
+        "    let Some(scores) = input.facts.scores else {",
+        "    assert!(settings.min_readiness <= 10.0, \"min_readiness {} is above 10\", settings.min_readiness);\n    let Some(scores) = input.facts.scores else {",
+        1,
+    );
+    assert!(source.contains("is above 10"));
+    std::fs::write(&lib, source).unwrap();
+    std::fs::write(
+        crate_dir.join("cases/panics.yaml"),
+        "name: an impossible minimum panics with its message\nfacts:\n  scores: { readiness: 9.0, mvp: 9.0 }\n  security: { gate: PASS }\n  complexity: low\nsettings:\n  min_readiness: 11\nexpect:\n  error: min_readiness 11 is above 10\n",
+    )
+    .unwrap();
     clean(std::process::Command::new("cargo").args(["test", "--quiet"]));
     clean(&mut std::process::Command::new("./build.sh"));
     let wasm = crate_dir.join("team-rule.wasm");
@@ -331,7 +347,25 @@ fn scaffold_build_test_lock_run() {
         .arg(&wasm)
         .arg(crate_dir.join("cases")));
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("3 passed, 0 failed"), "{stdout}");
+    assert!(stdout.contains("4 passed, 0 failed"), "{stdout}");
+    // And the panic as a run reports it: message, place, wasm backtrace, the fuel it used.
+    let panicking = project_with_policy(
+        &std::fs::read(&wasm).unwrap(),
+        "settings = { min_readiness = 11 }\n",
+    );
+    let (code, report, _) = run_in(&panicking, &["run"]);
+    assert_eq!(code, 2, "{report}");
+    let team = &report["policies"][1];
+    let message = team["error"].as_str().unwrap();
+    for part in [
+        "policy `team-rule` panicked at src/lib.rs:",
+        "min_readiness 11 is above 10",
+        "(wasm backtrace: ",
+        "team_rule::evaluate",
+    ] {
+        assert!(message.contains(part), "`{part}` not in: {message}");
+    }
+    assert!(team["fuel_used"].as_u64().unwrap() > 0, "{team}");
 
     let bytes = std::fs::read(&wasm).unwrap();
     let project = project_with_policy(&bytes, "settings = { min_readiness = 8 }\n");

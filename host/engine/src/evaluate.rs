@@ -244,6 +244,7 @@ impl Runtime {
                     failure.error.to_string(),
                 )];
                 result.error = Some(failure.error.to_string());
+                result.fuel_used = Some(failure.fuel_used);
                 PolicyLogs {
                     policy: name,
                     lines: failure.logs,

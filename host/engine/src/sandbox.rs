@@ -220,7 +220,13 @@ pub struct Failure {
     pub logs: Vec<LogLine>,
     /// Log lines dropped at the log cap before the failure.
     pub logs_dropped: usize,
+    /// Fuel the evaluation used before it failed.
+    pub fuel_used: u64,
 }
+
+/// What the SDK's panic hook logs before the policy aborts: the host turns a trap after it into
+/// [`PolicyError::Panic`] with this message.
+pub const PANIC_PREFIX: &str = "panicked at ";
 
 /// Lowercase hex sha256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -450,9 +456,37 @@ impl Runtime {
         let mut store = Store::new(&self.engine, GuestState::new(&self.limits));
         store.limiter(|state| &mut state.limiter);
         let result = self.call(policy, &mut store, input);
+        let fuel_used = self
+            .limits
+            .fuel
+            .saturating_sub(store.get_fuel().unwrap_or(self.limits.fuel));
         let state = store.data_mut();
         let logs = std::mem::take(&mut state.logs);
         let logs_dropped = state.logs_dropped;
+        let result = result.map_err(|error| match error {
+            // A Rust panic: the SDK's hook logged its message just before the abort.
+            PolicyError::Trap {
+                policy,
+                message,
+                backtrace,
+            } => match logs
+                .iter()
+                .rev()
+                .find(|line| line.level == "error" && line.message.starts_with(PANIC_PREFIX))
+            {
+                Some(line) => PolicyError::Panic {
+                    policy,
+                    message: line.message.replace('\n', " "),
+                    backtrace,
+                },
+                None => PolicyError::Trap {
+                    policy,
+                    message,
+                    backtrace,
+                },
+            },
+            other => other,
+        });
         match result {
             Ok((output, fuel_used)) => Ok(Evaluation {
                 output,
@@ -464,6 +498,7 @@ impl Runtime {
                 error: Box::new(error),
                 logs,
                 logs_dropped,
+                fuel_used,
             }),
         }
     }
@@ -587,13 +622,41 @@ impl Runtime {
             Some(trap) => PolicyError::Trap {
                 policy,
                 message: trap.to_string(),
+                backtrace: backtrace(&err),
             },
             None => PolicyError::Trap {
                 policy,
                 message: format!("{err:#}"),
+                backtrace: backtrace(&err),
             },
         }
     }
+}
+
+/// Frames of a trap's wasm backtrace shown in its message.
+const BACKTRACE_FRAMES: usize = 12;
+
+/// A trap's wasm backtrace on one line, innermost first, with function names from the module's
+/// name section (Rust names demangled, hashes dropped): `policy::evaluate ← core::panicking::panic`.
+fn backtrace(err: &wasmtime::Error) -> String {
+    let Some(trace) = err.downcast_ref::<wasmtime::WasmBacktrace>() else {
+        return String::new();
+    };
+    let frames: Vec<String> = trace
+        .frames()
+        .iter()
+        .take(BACKTRACE_FRAMES)
+        .map(|frame| match frame.func_name() {
+            Some(name) => format!("{:#}", rustc_demangle::demangle(name)),
+            None => format!("function #{}", frame.func_index()),
+        })
+        .collect();
+    let more = trace.frames().len().saturating_sub(BACKTRACE_FRAMES);
+    let mut text = frames.join(" ← ");
+    if more > 0 {
+        text.push_str(&format!(" ← ... {more} more"));
+    }
+    text
 }
 
 /// Engine settings every configuration shares.

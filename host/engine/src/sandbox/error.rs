@@ -206,19 +206,38 @@ pub enum PolicyError {
         /// The policy.
         policy: String,
     },
-    /// Any other trap: `unreachable` (a Rust panic), out-of-bounds access, division by zero, ...
-    #[error("policy `{policy}` trapped: {message}")]
+    /// Any other trap: `unreachable` (a panic without the SDK's hook), out-of-bounds access,
+    /// division by zero, ...
+    #[error("policy `{policy}` trapped: {message}{}", trace(backtrace))]
     #[cfg_attr(
         feature = "diagnostics",
         diagnostic(help(
-            "a Rust policy traps with `unreachable` when it panics; run its cases natively to see the panic"
+            "the wasm backtrace names the function; a policy built with preflight-sdk reports a panic's message instead"
         ))
     )]
     Trap {
-        /// The policy.
-        policy: String,
         /// The trap message.
         message: String,
+        /// The policy.
+        policy: String,
+        /// The wasm backtrace, innermost first, on one line (empty when there is none).
+        backtrace: String,
+    },
+    /// The policy panicked: the SDK's panic hook logged the message before the abort.
+    #[error("policy `{policy}` {message}{}", trace(backtrace))]
+    #[cfg_attr(
+        feature = "diagnostics",
+        diagnostic(help(
+            "the panic is in the policy's code; its case files reproduce it natively"
+        ))
+    )]
+    Panic {
+        /// The policy.
+        policy: String,
+        /// `panicked at FILE:LINE:COLUMN: MESSAGE`.
+        message: String,
+        /// The wasm backtrace, innermost first, on one line.
+        backtrace: String,
     },
     /// The module broke the ABI while running (bad `preflight_alloc` result, bad log call).
     #[error("policy `{policy}` broke the ABI: {message}")]
@@ -316,7 +335,7 @@ impl PolicyError {
             PolicyError::Deadline { .. } => IssueId::PolicyDeadline,
             PolicyError::MemoryLimit { .. } => IssueId::PolicyMemoryLimit,
             PolicyError::StackOverflow { .. } => IssueId::PolicyStackOverflow,
-            PolicyError::Trap { .. } => IssueId::PolicyTrap,
+            PolicyError::Trap { .. } | PolicyError::Panic { .. } => IssueId::PolicyTrap,
             PolicyError::AbiViolation { .. } => IssueId::PolicyAbiViolation,
             PolicyError::OutputOutOfBounds { .. } => IssueId::PolicyOutputOutOfBounds,
             PolicyError::OutputTooLarge { .. } => IssueId::PolicyOutputTooLarge,
@@ -325,5 +344,14 @@ impl PolicyError {
             PolicyError::OutputSchema { .. } => IssueId::PolicyOutputSchema,
             PolicyError::Host { .. } => IssueId::PolicyHostError,
         }
+    }
+}
+
+/// ` (wasm backtrace: a ← b)`, or nothing.
+fn trace(backtrace: &str) -> String {
+    if backtrace.is_empty() {
+        String::new()
+    } else {
+        format!(" (wasm backtrace: {backtrace})")
     }
 }
