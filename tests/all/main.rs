@@ -8,6 +8,7 @@
 )]
 
 mod action;
+mod authors;
 mod canary;
 mod cases;
 mod cli;

@@ -97,7 +97,16 @@ pub fn policy(rt: &tokio::runtime::Runtime, args: &PolicyArgs) -> ExitCode {
     let result = match &args.command {
         PolicyCommand::Lock { config } => rt.block_on(lock_policies(&fetcher, config.clone())),
         PolicyCommand::List { config } => list(config.clone()),
-        PolicyCommand::Inspect { module } => rt.block_on(inspect(&fetcher, module)),
+        PolicyCommand::Inspect { module } => match rt.block_on(inspect(&fetcher, module)) {
+            // What the module holds is still shown; invalid metadata is an error (exit 2).
+            Ok((text, Some(problem))) => {
+                print!("{text}");
+                crate::diagnostic::error(&problem);
+                return ExitCode::Error;
+            }
+            Ok((text, None)) => Ok(text),
+            Err(message) => Err(message),
+        },
         PolicyCommand::Pull { config } => rt.block_on(pull(&fetcher, config.clone())),
         PolicyCommand::Push { module, reference } => rt.block_on(push(module, reference)),
         PolicyCommand::New { name, dir, sdk_path } => super::scaffold::create(name, dir, sdk_path.as_deref())
@@ -281,13 +290,15 @@ fn list(config_path: Option<PathBuf>) -> Result<String, String> {
     Ok(out)
 }
 
-async fn inspect(fetcher: &Fetcher, module: &str) -> Result<String, String> {
+/// What `policy inspect` prints, and the metadata's problem when it is invalid.
+async fn inspect(fetcher: &Fetcher, module: &str) -> Result<(String, Option<String>), String> {
     let source = crate::load::source_arg(module).map_err(|err| err.to_string())?;
     let bytes = read(fetcher, &source).await?;
     let mut out = String::new();
     let _ = writeln!(out, "module:  {}", esc(module));
     let _ = writeln!(out, "sha256:  {}", sha256_hex(&bytes));
     let _ = writeln!(out, "size:    {} bytes", bytes.len());
+    let mut problem = None;
     match metadata::read(module, &bytes) {
         Ok(meta) => {
             let _ = writeln!(out, "name:    {}", esc(&meta.name));
@@ -316,6 +327,7 @@ async fn inspect(fetcher: &Fetcher, module: &str) -> Result<String, String> {
         }
         Err(err) => {
             let _ = writeln!(out, "metadata: INVALID: {}", esc(&err.to_string()));
+            problem = Some(err.to_string());
         }
     }
     let mut imports = Vec::new();
@@ -347,5 +359,5 @@ async fn inspect(fetcher: &Fetcher, module: &str) -> Result<String, String> {
         }
     );
     let _ = writeln!(out, "exports: {}", exports.join(", "));
-    Ok(out)
+    Ok((out, problem))
 }

@@ -126,7 +126,16 @@ pub fn run_case(runtime: &Runtime, policy: &Policy, path: &Path, case: &Case) ->
             let (result, policy_logs) =
                 runtime.evaluate_policy(policy, &case.settings, true, &facts);
             logs = policy_logs.lines;
-            match &result.error {
+            // Settings the policy refuses (its schema, checked by the host, or its own
+            // `settings.invalid`) make `run` exit 2: a case may expect them as an error, with
+            // the message, or as the blocking issue the policy answers.
+            let refused = result
+                .blocking_issues
+                .iter()
+                .find(|issue| issue.id == preflight_engine::IssueId::SettingsInvalid.as_str())
+                .filter(|_| case.expect.error.is_some())
+                .map(|issue| format!("settings.invalid: {}", issue.message));
+            match result.error.as_ref().or(refused.as_ref()) {
                 Some(error) => case.check_error(error),
                 None => case.check(&PolicyOutput {
                     decision: result.decision,

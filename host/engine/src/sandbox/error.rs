@@ -26,7 +26,15 @@ pub enum PolicyError {
         message: String,
     },
     /// The module has no `preflight.policy` custom section.
-    #[error("`{source_name}` has no `preflight.policy` metadata section")]
+    #[error(
+        "`{source_name}` has no `preflight.policy` metadata section{}",
+        if *in_data_segment {
+            ": a data segment holds it instead (C's `__attribute__((section(...)))` makes a data \
+             segment, not a custom section: use `PREFLIGHT_POLICY` from sdk/c/preflight.h)"
+        } else {
+            ""
+        }
+    )]
     #[cfg_attr(
         feature = "diagnostics",
         diagnostic(help(
@@ -36,6 +44,8 @@ pub enum PolicyError {
     MissingMetadata {
         /// Where the module came from.
         source_name: String,
+        /// Whether a data segment is named like the section or holds metadata JSON.
+        in_data_segment: bool,
     },
     /// The metadata section is not valid.
     #[error("`{source_name}` has invalid `preflight.policy` metadata: {message}")]

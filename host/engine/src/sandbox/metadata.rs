@@ -11,34 +11,66 @@ use super::PolicyError;
 /// [`PolicyError::InvalidModule`] when the bytes do not parse, [`PolicyError::MissingMetadata`],
 /// [`PolicyError::BadMetadata`], [`PolicyError::UnsupportedAbi`] or [`PolicyError::HostTooOld`].
 pub fn read(source_name: &str, bytes: &[u8]) -> Result<PolicyMetadata, PolicyError> {
-    let raw = section(source_name, bytes)?.ok_or_else(|| PolicyError::MissingMetadata {
+    let (raw, in_data) = section(source_name, bytes)?;
+    let raw = raw.ok_or_else(|| PolicyError::MissingMetadata {
         source_name: source_name.to_owned(),
+        in_data_segment: in_data,
     })?;
     parse(source_name, raw)
 }
 
-/// Finds the metadata section's bytes.
-fn section<'a>(source_name: &str, bytes: &'a [u8]) -> Result<Option<&'a [u8]>, PolicyError> {
+/// Finds the metadata section's bytes, and whether a data segment looks like the metadata
+/// instead (named like the section, or holding its JSON): what C's
+/// `__attribute__((section("preflight.policy")))` gives.
+fn section<'a>(
+    source_name: &str,
+    bytes: &'a [u8],
+) -> Result<(Option<&'a [u8]>, bool), PolicyError> {
     let invalid = |message: String| PolicyError::InvalidModule {
         source_name: source_name.to_owned(),
         message,
     };
     let mut found = None;
+    let mut in_data = false;
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|err| invalid(err.to_string()))?;
-        if let wasmparser::Payload::CustomSection(reader) = payload
-            && reader.name() == SECTION
-        {
-            if found.is_some() {
-                return Err(PolicyError::BadMetadata {
-                    source_name: source_name.to_owned(),
-                    message: format!("the module has more than one `{SECTION}` section"),
-                });
+        match payload {
+            wasmparser::Payload::CustomSection(reader) if reader.name() == SECTION => {
+                if found.is_some() {
+                    return Err(PolicyError::BadMetadata {
+                        source_name: source_name.to_owned(),
+                        message: format!("the module has more than one `{SECTION}` section"),
+                    });
+                }
+                found = Some(reader.data());
             }
-            found = Some(reader.data());
+            wasmparser::Payload::DataSection(reader) => {
+                for data in reader.into_iter().flatten() {
+                    in_data |= looks_like_metadata(data.data);
+                }
+            }
+            wasmparser::Payload::CustomSection(reader) => {
+                if let wasmparser::KnownCustom::Name(names) = reader.as_known() {
+                    for name in names.into_iter().flatten() {
+                        if let wasmparser::Name::Data(map) = name {
+                            in_data |= map
+                                .into_iter()
+                                .flatten()
+                                .any(|naming| naming.name == SECTION);
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
     }
-    Ok(found)
+    Ok((found, in_data))
+}
+
+/// Whether bytes hold what metadata JSON holds: a `"name"`, a `"version"` and an `"abi"`.
+fn looks_like_metadata(data: &[u8]) -> bool {
+    let has = |needle: &[u8]| data.windows(needle.len()).any(|window| window == needle);
+    has(b"\"abi\"") && has(b"\"name\"") && has(b"\"version\"")
 }
 
 fn parse(source_name: &str, raw: &[u8]) -> Result<PolicyMetadata, PolicyError> {
