@@ -3,8 +3,9 @@
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    cache::CacheArgs, canary::CanaryArgs, completions::CompletionsArgs, facts::FactsArgs,
-    init::InitArgs, policy::PolicyArgs, run::RunArgs, schema::SchemaArgs, test::TestArgs,
+    cache::CacheArgs, canary::CanaryArgs, completions::CompletionsArgs, eval::EvalArgs,
+    facts::FactsArgs, init::InitArgs, policy::PolicyArgs, run::RunArgs, schema::SchemaArgs,
+    test::TestArgs,
 };
 
 /// preflight: may this build ship? Gathers facts about a release, runs sandboxed WebAssembly
@@ -31,6 +32,8 @@ pub enum Command {
     Canary(CanaryArgs),
     /// Run decision case files against a policy in the sandbox.
     Test(TestArgs),
+    /// Run one policy on one fact set: its raw output, logs, fuel and time.
+    Eval(EvalArgs),
     /// Pin, list and inspect policy modules.
     Policy(PolicyArgs),
     /// The compiled-module cache: `dir` or `clear`.

@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Command::Init(args) => commands::init::init(args),
         Command::Canary(args) => commands::canary::canary(&rt, args),
         Command::Test(args) => commands::test::test(&rt, args),
+        Command::Eval(args) => commands::eval::eval(&rt, args),
         Command::Policy(args) => commands::policy::policy(&rt, args),
         Command::Cache(args) => commands::cache::cache(args),
         Command::Schema(args) => commands::schema::schema(args),

@@ -40,6 +40,10 @@ pub const fn unpack(packed: i64) -> (u32, u32) {
     ((packed >> 32) as u32, (packed & 0xffff_ffff) as u32)
 }
 
+/// A debug log line starting with this marks a rule as exercised (`preflight_sdk::rule!`):
+/// `preflight test --coverage` counts it, as it counts the ids of the issues a case returns.
+pub const RULE_PREFIX: &str = "rule exercised: ";
+
 /// The longest policy name.
 pub const NAME_MAX_LEN: usize = 64;
 

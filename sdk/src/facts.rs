@@ -169,6 +169,50 @@ pub struct Security {
     pub cleared: Vec<ClearedFinding>,
 }
 
+impl Security {
+    /// How many findings of `category` are at `severity` or above (an unknown severity ranks
+    /// above critical, an unknown category counts with vulnerabilities). Counted from
+    /// `findings` when scanners were read, so counts that disagree with the findings cannot
+    /// hide one; from `counts` when the fact set has counts only.
+    ///
+    /// ```
+    /// use preflight_sdk::facts::{Category, Security, Severity};
+    ///
+    /// let security: Security = serde_json::from_value(serde_json::json!({
+    ///     "scans": [{"tool": "trivy", "format": "trivy", "path": "trivy.json", "findings": 2}],
+    ///     "findings": [
+    ///         {"tool": "trivy", "category": "vulnerability", "severity": "high", "rule": "CVE-1", "message": "m"},
+    ///         {"tool": "trivy", "category": "vulnerability", "severity": "low", "rule": "CVE-2", "message": "m"}
+    ///     ]
+    /// })).unwrap();
+    /// assert_eq!(security.at_least(Category::Vulnerability, Severity::High), 1);
+    /// assert_eq!(security.at_least(Category::Vulnerability, Severity::Low), 2);
+    /// assert_eq!(security.at_least(Category::Secret, Severity::Info), 0);
+    /// ```
+    pub fn at_least(&self, category: Category, severity: Severity) -> u64 {
+        if self.scans.is_some() || !self.findings.is_empty() {
+            self.findings_at_least(category, severity).count() as u64
+        } else {
+            self.counts.category(category).at_least(severity)
+        }
+    }
+
+    /// The findings of `category` at `severity` or above, in report order.
+    pub fn findings_at_least(
+        &self,
+        category: Category,
+        severity: Severity,
+    ) -> impl Iterator<Item = &Finding> {
+        let counted_as = |c: Category| match c {
+            Category::Unknown => Category::Vulnerability,
+            other => other,
+        };
+        self.findings.iter().filter(move |finding| {
+            counted_as(finding.category) == counted_as(category) && finding.severity >= severity
+        })
+    }
+}
+
 /// One scanner report that was read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]

@@ -57,7 +57,26 @@ pub const fn is_required_word(word: &str) -> bool {
     matches!(word.as_bytes(), b"required" | b"optional")
 }
 
-/// Whether `name` is a valid custom namespace, at compile time.
+/// Whether `id` is a rule id: lowercase letters, digits, `_`, `-` and `.`, starting with a
+/// letter, at most 128 bytes. Checked at compile time for `export_policy!`'s `rules`.
+pub const fn is_rule_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    if bytes.is_empty() || bytes.len() > 128 || !bytes[0].is_ascii_lowercase() {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !(b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.' || b == b'-') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Whether a custom fact section's namespace is valid: lowercase letters, digits and `-`,
+/// starting with a letter, at most 64 bytes. Checked at compile time.
 pub const fn is_custom_namespace(name: &str) -> bool {
     let bytes = name.as_bytes();
     if bytes.is_empty() || bytes.len() > 64 || !bytes[0].is_ascii_lowercase() {
@@ -223,6 +242,8 @@ pub fn check_policy_function<O: serde::Serialize>(_: fn(PolicyInput) -> O) {}
 ///   include_str!(...) }`: the custom fact sections the policy reads and the schema each must
 ///   match. [`testing::check_custom_schema`](crate::testing) keeps each file the schema of
 ///   the type the policy reads it as.
+/// - `rules: ["group.rule", ...]`: the ids of the rules the policy checks, for
+///   `preflight test --coverage` (see [`rule!`](crate::rule!)).
 ///
 /// The version is the crate's `CARGO_PKG_VERSION`. The name must follow
 /// [`abi::is_valid_name`](crate::abi::is_valid_name), checked at compile time. Built for
@@ -239,6 +260,7 @@ macro_rules! export_policy {
         $(, settings_schema: $schema:expr)?
         $(, min_host_version: $min_host:literal)?
         $(, custom: { $($namespace:literal : $required:ident $custom_schema:expr),+ $(,)? })?
+        $(, rules: [ $($rule:literal),+ $(,)? ])?
         $(,)?
     ) => {
         /// The JSON metadata this policy carries in its `preflight.policy` custom section.
@@ -262,6 +284,11 @@ macro_rules! export_policy {
                 &[",\"custom\":{"],
                 $crate::__preflight_custom_parts!($($namespace : $required $custom_schema),+),
                 &["}"],
+            )?
+            $(
+                &[",\"rules\":["],
+                $crate::__preflight_rule_parts!($($rule),+),
+                &["]"],
             )?
             &["}"],
         ];
@@ -301,6 +328,12 @@ macro_rules! export_policy {
                     "a custom fact section is `required` or `optional`"
                 );
             )+)?
+            $($(
+                assert!(
+                    $crate::guest::is_rule_id($rule),
+                    "rule ids are dotted lowercase words: `group.rule`"
+                );
+            )+)?
             #[allow(dead_code, reason = "only checks the policy function's type")]
             fn check_policy_function() {
                 $crate::guest::check_policy_function($evaluate);
@@ -327,6 +360,15 @@ macro_rules! export_policy {
                 $crate::guest::evaluate(ptr, len, $evaluate)
             }
         };
+    };
+}
+
+/// The `rules` of [`export_policy!`] as metadata parts: JSON strings separated by commas.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __preflight_rule_parts {
+    ($first:literal $(, $rest:literal)*) => {
+        &["\"", $first, "\"" $(, ",\"", $rest, "\"")*]
     };
 }
 
@@ -383,6 +425,7 @@ mod custom_declarations {
             "change": required r#"{"type": "object", "required": ["approved"]}"#,
             "deploy-window": optional r#"{"type": "object"}"#,
         },
+        rules: ["change.unapproved", "change.outside_window"],
     }
 
     #[test]
@@ -395,6 +438,10 @@ mod custom_declarations {
         assert_eq!(
             metadata.custom["change"].schema,
             serde_json::json!({"type": "object", "required": ["approved"]})
+        );
+        assert_eq!(
+            metadata.rules,
+            ["change.unapproved", "change.outside_window"]
         );
     }
 }

@@ -76,3 +76,22 @@ macro_rules! log {
     (debug, $($arg:tt)+) => { $crate::log::write($crate::log::Level::Debug, &::std::format!($($arg)+)) };
     ($($arg:tt)+) => { $crate::log::write($crate::log::Level::Info, &::std::format!($($arg)+)) };
 }
+
+/// Marks a rule as exercised on this evaluation; see [`rule!`](crate::rule!).
+pub fn rule(id: &str) {
+    let mut line = String::with_capacity(crate::abi::RULE_PREFIX.len() + id.len());
+    line.push_str(crate::abi::RULE_PREFIX);
+    line.push_str(id);
+    write(Level::Debug, &line);
+}
+
+/// Marks a rule as exercised: `rule!("coverage.below_minimum")` where the policy checks it,
+/// whether or not it fires. `preflight test --coverage` counts a rule as covered when a case
+/// returns an issue or warning with its id or passes a `rule!` for it; a rule the cases never
+/// reach is reported as uncovered. One debug log line through the host per call.
+#[macro_export]
+macro_rules! rule {
+    ($id:expr) => {
+        $crate::log::rule($id)
+    };
+}

@@ -283,6 +283,11 @@ pub struct PolicyMetadata {
     /// the JSON Schema it must match. The host checks them before the policy runs.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub custom: std::collections::BTreeMap<String, CustomFacts>,
+    /// The ids of the rules the policy checks: the issue and warning ids it can return and the
+    /// ids it marks with [`rule!`](crate::rule!). `preflight test --coverage` reports which of
+    /// them the cases exercised. Needs host 0.2.0 (`min_host_version`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
 }
 
 /// A custom fact section a policy reads.

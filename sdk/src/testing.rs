@@ -153,9 +153,25 @@ impl Case {
             }
         }
         paths.sort();
-        paths
+        let loaded: Vec<(PathBuf, Result<Case, CaseError>)> = paths
             .into_iter()
-            .map(|path| Case::load(&path).map(|case| (path, case)))
+            .map(|path| {
+                let case = Case::load(&path);
+                (path, case)
+            })
+            .collect();
+        // A fact set another case reads (`facts_file`) is not a case.
+        let fact_files: Vec<PathBuf> = loaded
+            .iter()
+            .filter_map(|(_, case)| case.as_ref().ok()?.facts_file.as_ref()?.canonicalize().ok())
+            .collect();
+        loaded
+            .into_iter()
+            .filter(|(path, _)| {
+                path.canonicalize()
+                    .map_or(true, |path| !fact_files.contains(&path))
+            })
+            .map(|(path, case)| case.map(|case| (path, case)))
             .collect()
     }
 
@@ -372,17 +388,107 @@ pub fn run_cases(dir: &Path, evaluate: fn(PolicyInput) -> PolicyOutput) -> Resul
     }
     let mut report = String::new();
     for (path, case) in &cases {
-        let problems = match case.input() {
-            Ok(input) => {
-                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| evaluate(input))) {
-                    Ok(output) if case.expect.error.is_none() => case.check(&output),
-                    // Other errors need the host (settings schemas, sandbox limits).
-                    Ok(_) => Vec::new(),
-                    // A panic: the host reports its message, so `expect.error` matches both.
-                    Err(payload) => case.check_error(&panic_message(payload.as_ref())),
+        let problems = check_natively(case, evaluate);
+        for problem in problems {
+            let _ = writeln!(report, "{} ({}): {problem}", case.name, path.display());
+        }
+    }
+    if report.is_empty() {
+        Ok(cases.len())
+    } else {
+        Err(report)
+    }
+}
+
+/// Runs every case file in `dir` natively as the host would: like [`run_cases`], and first
+/// checks each case's settings against the settings schema in the policy's metadata and its
+/// custom fact sections against theirs, so a misspelt setting fails natively as it fails in
+/// `preflight test` (an error a case can expect with `expect.error`).
+///
+/// ```no_run
+/// # fn evaluate(input: preflight_sdk::PolicyInput) -> preflight_sdk::PolicyOutput { todo!() }
+/// # const PREFLIGHT_METADATA: &[u8] = b"{}";
+/// #[test]
+/// fn cases() {
+///     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
+///     match preflight_sdk::testing::run_cases_checked(&dir, evaluate, PREFLIGHT_METADATA) {
+///         Ok(count) => assert!(count > 0),
+///         Err(report) => panic!("{report}"),
+///     }
+/// }
+/// ```
+///
+/// # Errors
+/// A report of every failing case, or why the cases or the metadata could not be read.
+pub fn run_cases_checked(
+    dir: &Path,
+    evaluate: fn(PolicyInput) -> PolicyOutput,
+    metadata: &[u8],
+) -> Result<usize, String> {
+    let metadata: crate::PolicyMetadata = serde_json::from_slice(metadata)
+        .map_err(|err| format!("the policy metadata is not valid: {err}"))?;
+    let compile = |what: &str, schema: &Value| {
+        jsonschema::validator_for(schema).map_err(|err| format!("the {what} schema: {err}"))
+    };
+    let settings = match &metadata.settings_schema {
+        Some(schema) => Some(compile("settings", schema)?),
+        None => None,
+    };
+    let mut custom = Vec::new();
+    for (namespace, declared) in &metadata.custom {
+        custom.push((
+            namespace,
+            declared.required,
+            compile(namespace, &declared.schema)?,
+        ));
+    }
+    let cases = Case::load_dir(dir).map_err(|err| err.to_string())?;
+    if cases.is_empty() {
+        return Err(format!("no case files in `{}`", dir.display()));
+    }
+    let mut report = String::new();
+    for (path, case) in &cases {
+        let mut refused = None;
+        // As `preflight test`: settings the schema refuses are an error when the case expects
+        // one, else the policy answers them itself (`settings.invalid`).
+        if let Some(validator) = &settings
+            && case.expect.error.is_some()
+            && let Some(error) = validator.iter_errors(&case.settings).next()
+        {
+            refused = Some(format!(
+                "settings.invalid: the settings of policy `{}` do not match its settings schema: at `{}`: {error}",
+                metadata.name,
+                pointer_text(&error.instance_path().to_string())
+            ));
+        }
+        for (namespace, required, validator) in &custom {
+            let section = case
+                .facts()
+                .get("custom")
+                .and_then(|c| c.get(namespace.as_str()));
+            match section {
+                None if *required => {
+                    refused.get_or_insert_with(|| {
+                        format!("facts.missing: policy `{}` needs the custom fact section `{namespace}`", metadata.name)
+                    });
+                }
+                None => {}
+                Some(value) => {
+                    if let Some(error) = validator.iter_errors(value).next() {
+                        refused.get_or_insert_with(|| {
+                            format!(
+                                "facts.invalid: the custom fact section `{namespace}` does not match the schema policy `{}` declares: at `/custom/{namespace}{}`: {error}",
+                                metadata.name,
+                                error.instance_path()
+                            )
+                        });
+                    }
                 }
             }
-            Err(err) => case.check_error(&err),
+        }
+        let problems = match refused {
+            Some(message) => case.check_error(&message),
+            None => check_natively(case, evaluate),
         };
         for problem in problems {
             let _ = writeln!(report, "{} ({}): {problem}", case.name, path.display());
@@ -392,6 +498,26 @@ pub fn run_cases(dir: &Path, evaluate: fn(PolicyInput) -> PolicyOutput) -> Resul
         Ok(cases.len())
     } else {
         Err(report)
+    }
+}
+
+fn pointer_text(pointer: &str) -> &str {
+    if pointer.is_empty() { "/" } else { pointer }
+}
+
+/// One case, natively: the input checked as the host's schema would, panics caught.
+fn check_natively(case: &Case, evaluate: fn(PolicyInput) -> PolicyOutput) -> Vec<String> {
+    match case.input() {
+        Ok(input) => {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| evaluate(input))) {
+                Ok(output) if case.expect.error.is_none() => case.check(&output),
+                // Other errors need the host (sandbox limits, output checks).
+                Ok(_) => Vec::new(),
+                // A panic: the host reports its message, so `expect.error` matches both.
+                Err(payload) => case.check_error(&panic_message(payload.as_ref())),
+            }
+        }
+        Err(err) => case.check_error(&err),
     }
 }
 
@@ -552,5 +678,63 @@ mod tests {
         )]);
         let report = run_cases(dir.path(), panics).unwrap_err();
         assert!(report.contains("readiness 9.5 is suspicious"), "{report}");
+    }
+
+    const METADATA: &[u8] = br#"{"name":"checked","version":"1.0.0","abi":1,
+        "settings_schema":{"type":"object","additionalProperties":false,
+            "properties":{"min":{"type":"number"}}},
+        "custom":{"change":{"required":true,"schema":{"type":"object","required":["approved"]}}}}"#;
+
+    #[test]
+    fn checked_runs_refuse_what_the_host_refuses() {
+        let custom = r#""custom": {"change": {"approved": true}}"#;
+        let dir = case_dir(&[
+            (
+                "typo.json",
+                &format!(
+                    r#"{{"name": "typo", "facts": {{{FACTS}, {custom}}}, "settings": {{"mni": 3}}, "expect": {{"error": "'mni' was unexpected"}}}}"#
+                ),
+            ),
+            (
+                "no-change.json",
+                &format!(
+                    r#"{{"name": "no change", "facts": {{{FACTS}}}, "expect": {{"error": "needs the custom fact section `change`"}}}}"#
+                ),
+            ),
+            (
+                "bad-change.json",
+                &format!(
+                    r#"{{"name": "bad change", "facts": {{{FACTS}, "custom": {{"change": {{}}}}}}, "expect": {{"error": "at `/custom/change`"}}}}"#
+                ),
+            ),
+            (
+                "fine.json",
+                &format!(
+                    r#"{{"name": "fine", "facts": {{{FACTS}, {custom}}}, "settings": {{"min": 3}}, "expect": {{"decision": "GO"}}}}"#
+                ),
+            ),
+        ]);
+        assert_eq!(run_cases_checked(dir.path(), go, METADATA), Ok(4));
+        // A refusal with another message than the case expects fails.
+        let dir = case_dir(&[(
+            "other-message.json",
+            &format!(
+                r#"{{"name": "other message", "facts": {{{FACTS}, {custom}}}, "settings": {{"min": "3"}}, "expect": {{"error": "'mni' was unexpected"}}}}"#
+            ),
+        )]);
+        let report = run_cases_checked(dir.path(), go, METADATA).unwrap_err();
+        assert!(report.contains("is not of type"), "{report}");
+    }
+
+    #[test]
+    fn a_facts_file_beside_its_case_is_not_a_case() {
+        let dir = case_dir(&[
+            ("seed.json", &format!("{{{FACTS}}}")),
+            (
+                "case.yaml",
+                "name: from a file\nfacts_file: seed.json\nexpect: {decision: GO}\n",
+            ),
+        ]);
+        assert_eq!(run_cases(dir.path(), go), Ok(1));
     }
 }

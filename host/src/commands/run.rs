@@ -64,7 +64,27 @@ pub fn load(
         diagnostic::print(err);
         Box::new(outcome)
     })?;
-    Ok(rt.block_on(crate::load::entries(runtime, &fetcher, &plan.specs)))
+    let entries = rt.block_on(crate::load::entries(runtime, &fetcher, &plan.specs));
+    warn_duplicate_names(&entries);
+    Ok(entries)
+}
+
+/// Two loaded policies with one name: their results, logs and SARIF rules cannot be told
+/// apart in the report, which is almost always a configuration mistake (a module listed twice,
+/// or a team policy named like a built-in).
+fn warn_duplicate_names(entries: &[PolicyEntry]) {
+    let loaded: Vec<(&str, &str)> = entries
+        .iter()
+        .filter_map(|entry| entry.policy.as_ref().ok())
+        .map(|policy| (policy.metadata.name.as_str(), policy.source.as_str()))
+        .collect();
+    for (index, (name, source)) in loaded.iter().enumerate() {
+        if let Some((_, first)) = loaded[..index].iter().find(|(other, _)| other == name) {
+            diagnostic::warning(&format!(
+                "two policies are named `{name}` (`{first}` and `{source}`): the report cannot tell their results apart; rename one or remove the duplicate"
+            ));
+        }
+    }
 }
 
 /// Evaluates loaded policies on facts: the engine's one evaluation, the CLI's logs and errors

@@ -26,6 +26,11 @@ preflight_sdk::export_policy! {
     description: "Baseline vs canary: Mann-Whitney U, Hodges-Lehmann shift and mean ratio per metric; weighted score to PASS, MARGINAL or FAIL",
     evaluate: evaluate,
     settings_schema: include_str!("../settings.schema.json"),
+    rules: [
+        "canary.score", "canary.critical_metric", "canary.high", "canary.low",
+        "canary.marginal", "canary.no_data", "canary.no_metrics", "canary.required_data",
+        "canary.too_little_data", "canary.error", "settings.invalid",
+    ],
 }
 
 /// Judges the fact set's `canary` section.
@@ -58,7 +63,7 @@ mod tests {
     #[test]
     fn decision_cases() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
-        match preflight_sdk::testing::run_cases(&dir, evaluate) {
+        match preflight_sdk::testing::run_cases_checked(&dir, evaluate, PREFLIGHT_METADATA) {
             Ok(count) => assert!(count >= 10, "only {count} cases"),
             Err(report) => panic!("{report}"),
         }

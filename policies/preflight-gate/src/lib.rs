@@ -27,6 +27,20 @@ preflight_sdk::export_policy! {
     description: "Risk score from readiness, MVP and security with go/canary bands; security gate from scanner findings; test, coverage and artifact rules",
     evaluate: evaluate_typed,
     settings_schema: include_str!("../settings.schema.json"),
+    rules: [
+        "risk.above_go", "risk.above_canary",
+        "facts.score_out_of_range", "facts.missing",
+        "security.gate_failed", "security.gate_unknown", "security.no_evidence",
+        "security.vulnerability", "security.secret", "security.misconfiguration",
+        "security.lint", "security.unknown",
+        "tests.failing", "tests.none_ran",
+        "coverage.missing", "coverage.no_data", "coverage.below_minimum",
+        "coverage.path_below_minimum", "coverage.path_not_found",
+        "artifacts.missing_required", "artifacts.missing",
+        "licenses.refused", "licenses.unknown", "licenses.no_sbom",
+        "vex.cleared", "vex.unused",
+        "settings.invalid",
+    ],
 }
 
 /// Evaluates the standard gate.
@@ -289,7 +303,7 @@ mod tests {
     #[test]
     fn decision_cases() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases");
-        match preflight_sdk::testing::run_cases(&dir, evaluate) {
+        match preflight_sdk::testing::run_cases_checked(&dir, evaluate, PREFLIGHT_METADATA) {
             Ok(count) => assert!(count >= 20, "only {count} cases"),
             Err(report) => panic!("{report}"),
         }
