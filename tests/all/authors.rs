@@ -630,3 +630,58 @@ fn run_warns_about_two_policies_with_one_name() {
         "{stderr}"
     );
 }
+
+/// `--watch` runs again when a case file changes.
+#[test]
+fn watch_reruns_when_a_case_changes() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("seed.yaml");
+    let text = "name: seed\nfacts: {scores: {readiness: 7, mvp: 7}, security: {gate: PASS}, complexity: medium}\nexpect: {decision: GO}\n";
+    std::fs::write(&case, text).unwrap();
+    let mut child = preflight()
+        .current_dir(dir.path())
+        .args([
+            "test",
+            "--watch",
+            "--policy",
+            "builtin:preflight-gate",
+            "seed.yaml",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |text: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    };
+    let first = wait_for("1 passed, 0 failed");
+    // A later modification time and another size, whatever the file system's resolution.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    std::fs::write(&case, text.replace("decision: GO", "decision: NO_GO")).unwrap();
+    let second = wait_for("0 passed, 1 failed");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(first, "the first run did not pass");
+    assert!(second, "no second run after the case changed");
+}

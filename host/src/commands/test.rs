@@ -78,6 +78,9 @@ pub struct TestArgs {
     /// Fail (exit 1) when fewer than PERCENT of the rules are covered; implies `--coverage`.
     #[arg(long, value_name = "PERCENT")]
     pub min_coverage: Option<f64>,
+    /// Run again whenever a case file or the module changes, until Ctrl-C.
+    #[arg(long, conflicts_with_all = ["update", "record"])]
+    pub watch: bool,
     /// Sandbox limits.
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -315,6 +318,51 @@ fn fail(message: &str) -> ExitCode {
 /// `preflight test`: exit 0 when every case passes, 1 when any fails, 2 when the cases or the
 /// policy cannot be loaded.
 pub fn test(rt: &tokio::runtime::Runtime, args: &TestArgs) -> ExitCode {
+    if !args.watch {
+        return test_once(rt, args);
+    }
+    // `--watch`: run, then again whenever a case file or the module changes; Ctrl-C stops.
+    loop {
+        let before = watched(args);
+        let code = test_once(rt, args);
+        eprintln!(
+            "watching {} files (exit {} on this run); Ctrl-C to stop",
+            before.len(),
+            code.code()
+        );
+        while watched(args) == before {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        eprintln!("{}", "=".repeat(80));
+    }
+}
+
+/// What `--watch` compares: every case file and the module, with size and modification time.
+fn watched(args: &TestArgs) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let roots = if args.paths.is_empty() {
+        vec![PathBuf::from("cases")]
+    } else {
+        args.paths.clone()
+    };
+    for root in roots {
+        match std::fs::read_dir(&root) {
+            Ok(entries) => paths.extend(entries.filter_map(Result::ok).map(|e| e.path())),
+            Err(_) => paths.push(root),
+        }
+    }
+    paths.push(PathBuf::from(&args.policy));
+    paths.sort();
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let meta = std::fs::metadata(&path).ok()?;
+            Some((path, meta.len(), meta.modified().ok()))
+        })
+        .collect()
+}
+
+fn test_once(rt: &tokio::runtime::Runtime, args: &TestArgs) -> ExitCode {
     let (spec, configured) = match resolve(args) {
         Ok(found) => found,
         Err(message) => return fail(&message),
