@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod canary;
 pub mod completions;
+pub mod decision;
 pub mod eval;
 pub mod facts;
 pub mod init;

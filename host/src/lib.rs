@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod anchors;
+pub mod attest;
 pub mod cli;
 pub mod commands;
 pub mod config;

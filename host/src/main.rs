@@ -38,6 +38,8 @@ fn main() -> ExitCode {
         Command::Canary(args) => commands::canary::canary(&rt, args),
         Command::Test(args) => commands::test::test(&rt, args),
         Command::Eval(args) => commands::eval::eval(&rt, args),
+        Command::Keygen(args) => commands::decision::keygen(args),
+        Command::VerifyDecision(args) => commands::decision::verify(&rt, args),
         Command::Policy(args) => commands::policy::policy(&rt, args),
         Command::Cache(args) => commands::cache::cache(args),
         Command::Schema(args) => commands::schema::schema(args),

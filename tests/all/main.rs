@@ -15,6 +15,7 @@ mod cli;
 mod collectors;
 mod compat;
 mod consumers;
+mod decisions;
 mod docs;
 mod engine;
 mod equivalence;

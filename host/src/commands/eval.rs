@@ -2,6 +2,7 @@
 //! policies, no report. Prints what the policy returned, its logs, the fuel and the time, for
 //! a policy author debugging a case or a surprising decision.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -127,7 +128,9 @@ pub fn eval(rt: &tokio::runtime::Runtime, args: &EvalArgs) -> ExitCode {
             "evaluate": evaluate_ms,
         });
     }
-    println!(
+    // A closed pipe (`| head`) does not change the evaluation's outcome.
+    let _ = writeln!(
+        std::io::stdout(),
         "{}",
         serde_json::to_string_pretty(&printed).unwrap_or_default()
     );

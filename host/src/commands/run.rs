@@ -33,6 +33,31 @@ pub struct RunArgs {
     /// JSON report per line, in input order: each as `--no-collect --facts LINE` would give.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["facts", "fact"])]
     pub facts_stream: Option<PathBuf>,
+    /// Signed decision record.
+    #[command(flatten)]
+    pub attest: AttestArgs,
+}
+
+/// `--attest FILE --signing-key KEY.pem [--subject ...]`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AttestArgs {
+    /// Write a signed decision record here: a DSSE envelope holding an in-toto statement about
+    /// the subjects, its predicate the decision and what it rests on (docs/audit.md).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "signing_key",
+        conflicts_with = "facts_stream"
+    )]
+    pub attest: Option<PathBuf>,
+    /// The Ed25519 private key (PKCS#8 PEM) that signs the record: `preflight keygen` or
+    /// `openssl genpkey -algorithm ed25519`.
+    #[arg(long, value_name = "KEY.pem", requires = "attest")]
+    pub signing_key: Option<PathBuf>,
+    /// What the decision is about: a file (hashed) or NAME@sha256:HEX; repeatable. Default: the
+    /// fact set, by its sha256.
+    #[arg(long, value_name = "PATH|NAME@sha256:HEX", requires = "attest")]
+    pub subject: Vec<String>,
 }
 
 /// The sandbox runtime for these limits, with the compiled-module cache from the environment;
@@ -208,9 +233,114 @@ pub fn run(rt: &tokio::runtime::Runtime, args: &RunArgs) -> ExitCode {
     if let Some(stream) = &args.facts_stream {
         return super::stream::run(rt, args, stream, &targets);
     }
+    // The key and subjects are checked before anything runs: a record that cannot be signed
+    // fails the run, closed.
+    let signing = match &args.attest.attest {
+        Some(file) => match attest_inputs(&args.attest) {
+            Ok((key, subjects)) => Some((file, key, subjects)),
+            Err(message) => {
+                diagnostic::error(&message);
+                let mut outcome = Outcome::failed(
+                    preflight_engine::IssueId::ConfigInvalid,
+                    message,
+                    args.dry_run,
+                );
+                emit::emit(&targets, &mut outcome);
+                return outcome.exit;
+            }
+        },
+        None => None,
+    };
     let mut outcome = outcome(rt, args);
+    if let Some((file, key, subjects)) = signing
+        && let Err(message) = write_record(args, &outcome, file, &key, subjects)
+    {
+        diagnostic::error(&message);
+        outcome = Outcome::failed(
+            preflight_engine::IssueId::ReportUnwritable,
+            message,
+            args.dry_run,
+        );
+    }
     emit::emit(&targets, &mut outcome);
     outcome.exit
+}
+
+fn attest_inputs(
+    args: &AttestArgs,
+) -> Result<(ed25519_dalek::SigningKey, Vec<serde_json::Value>), String> {
+    let key_path = args
+        .signing_key
+        .as_ref()
+        .ok_or("--attest needs --signing-key KEY.pem")?;
+    let key = crate::attest::read_signing_key(key_path)?;
+    let subjects = args
+        .subject
+        .iter()
+        .map(|text| crate::attest::subject(text))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((key, subjects))
+}
+
+/// Signs and writes the decision record of a run.
+fn write_record(
+    args: &RunArgs,
+    outcome: &Outcome,
+    file: &std::path::Path,
+    key: &ed25519_dalek::SigningKey,
+    subjects: Vec<serde_json::Value>,
+) -> Result<(), String> {
+    if outcome
+        .inputs
+        .iter()
+        .any(|input| preflight_engine::files::same_file(input, file))
+    {
+        return Err(format!(
+            "--attest `{}` is an input of this run; write the record elsewhere",
+            file.display()
+        ));
+    }
+    // The plan again (it is deterministic) for what the report does not carry: each
+    // policy's settings and the lock.
+    let plan = inputs::plan(&args.inputs).ok();
+    let settings = plan
+        .as_ref()
+        .map(|plan| {
+            plan.specs
+                .iter()
+                .map(|spec| spec.settings.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let lock_sha256 = match &plan {
+        Some(plan) => {
+            crate::attest::file_sha256(&plan.base.join(preflight_sources::lock::FILE_NAME))?
+        }
+        None => None,
+    };
+    let limits = &args.limits;
+    let context = crate::attest::Context {
+        subjects,
+        settings,
+        lock_sha256,
+        waivers_sha256: None,
+        limits: serde_json::json!({
+            "timeout_ms": limits.timeout_ms,
+            "fuel": limits.fuel,
+            "memory_mib": limits.memory_limit,
+            "compile_timeout_ms": limits.compile_timeout_ms,
+        }),
+        exit_code: outcome.exit.code(),
+    };
+    let statement = crate::attest::statement(&outcome.report, &context);
+    let envelope = crate::attest::sign(&statement, key);
+    let bytes = serde_json::to_vec(&envelope).map_err(|err| err.to_string())?;
+    preflight_engine::files::write_atomic(file, &bytes).map_err(|err| {
+        format!(
+            "cannot write the decision record `{}`: {err}",
+            file.display()
+        )
+    })
 }
 
 /// The fact set lacks sections every run needs: which, and the config key or flag that gives
