@@ -147,6 +147,8 @@ pub fn vex(data: &[u8]) {
                 version: Some("2.32.3".to_owned()),
                 purl: Some("pkg:pypi/requests@2.32.3".to_owned()),
             }),
+            fingerprint: None,
+            baseline: None,
         };
         let mut findings = vec![finding.clone(), finding];
         let cleared = preflight_collectors::security::vex::apply(&mut findings, &mut statements);

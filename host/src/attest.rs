@@ -315,6 +315,22 @@ pub fn statement(report: &preflight_engine::Report, context: &Context) -> Value 
             "facts_sha256": report.facts_sha256,
             "lock_sha256": context.lock_sha256,
             "waivers_sha256": context.waivers_sha256,
+            "waived_issues": report
+                .waivers
+                .as_ref()
+                .map(|summary| {
+                    summary
+                        .applied
+                        .iter()
+                        .flat_map(|waiver| {
+                            waiver.matched.iter().filter_map(move |matched| {
+                                let (policy, id) = matched.split_once('/')?;
+                                Some(json!({"policy": policy, "id": id, "waiver": waiver.id}))
+                            })
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default(),
             "policies": policies,
             "host": {"name": "preflight", "version": report.preflight_version},
             "limits": context.limits,

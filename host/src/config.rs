@@ -59,6 +59,12 @@ pub struct Config {
     /// Custom fact sections (`[custom.NAME]`): a team's own evidence for its own policies.
     #[serde(default)]
     pub custom: std::collections::BTreeMap<String, preflight_collectors::custom::CustomSource>,
+    /// How waivers behave, and a file with more of them: `[waivers]`.
+    #[serde(default)]
+    pub waivers: Option<WaiverRules>,
+    /// Waivers: `[[waiver]]`.
+    #[serde(default, rename = "waiver")]
+    pub waiver: Vec<WaiverConfig>,
 }
 
 /// `[canary]`.
@@ -449,3 +455,157 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
 
 /// The commented starter file `preflight init` writes.
 pub const STARTER: &str = include_str!("config/starter.toml");
+
+/// `[waivers]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverRules {
+    /// A TOML file of more `[[waiver]]` entries, relative to preflight.toml.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// The longest a waiver may run from today, in days (default 90).
+    #[serde(default)]
+    pub max_days: Option<u32>,
+    /// Warn about waivers expiring within this many days (default 14).
+    #[serde(default)]
+    pub warn_days: Option<u32>,
+    /// What an expired waiver does: `warn` (default) or `block`.
+    #[serde(default)]
+    pub expired: Option<ExpiredWaivers>,
+}
+
+/// `[waivers] expired`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpiredWaivers {
+    /// A warning.
+    Warn,
+    /// A blocking issue.
+    Block,
+}
+
+/// One `[[waiver]]`: the engine's waiver, with `expires` as a TOML date or a string.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverConfig {
+    /// Unique id.
+    pub id: String,
+    /// What it matches.
+    #[serde(rename = "match")]
+    pub matches: preflight_engine::waivers::Match,
+    /// Why the risk is accepted.
+    pub reason: String,
+    /// Who owns it.
+    pub owner: String,
+    /// The last day it applies: `2026-12-31` or `"2026-12-31"`.
+    pub expires: toml::Value,
+    /// Who approved it.
+    #[serde(default)]
+    pub approved_by: Option<String>,
+    /// The ticket.
+    #[serde(default)]
+    pub ticket: Option<String>,
+}
+
+impl WaiverConfig {
+    fn into_waiver(self) -> preflight_engine::waivers::Waiver {
+        let expires = match self.expires {
+            toml::Value::String(text) => text,
+            toml::Value::Datetime(date) => date.to_string(),
+            other => other.to_string(),
+        };
+        preflight_engine::waivers::Waiver {
+            id: self.id,
+            matches: self.matches,
+            reason: self.reason,
+            owner: self.owner,
+            expires,
+            approved_by: self.approved_by,
+            ticket: self.ticket,
+        }
+    }
+}
+
+/// A file of waivers (`[waivers] file`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaiversFile {
+    #[serde(default, rename = "waiver")]
+    waivers: Vec<WaiverConfig>,
+}
+
+/// The waivers of a configuration, checked, or `None` when it has none.
+///
+/// # Errors
+/// A [`ConfigError`] naming the file and line of a waiver that cannot be used.
+pub fn waivers(loaded: &Loaded) -> Result<Option<preflight_engine::waivers::Waivers>, ConfigError> {
+    let config = &loaded.config;
+    let rules_config = config.waivers.clone().unwrap_or_default();
+    let config_name = loaded
+        .path
+        .as_ref()
+        .map_or_else(|| FILE_NAME.to_owned(), |p| p.display().to_string());
+    let mut list = Vec::new();
+    let mut origins = Vec::new();
+    for (index, waiver) in config.waiver.iter().enumerate() {
+        let line = loaded.lines.get(&format!("waiver[{index}]"));
+        origins.push(match line {
+            Some(line) => format!("{config_name} line {line}"),
+            None => format!("{config_name} waiver[{index}]"),
+        });
+        list.push(waiver.clone().into_waiver());
+    }
+    if let Some(file) = &rules_config.file {
+        let path = loaded.base().join(file);
+        let text = preflight_engine::files::read_to_string(
+            &path,
+            preflight_engine::files::InputKind::Config,
+        )
+        .map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let parsed: WaiversFile = toml::from_str(&text).map_err(|err| {
+            let (line, column) = err
+                .span()
+                .map_or((1, 1), |span| line_column(&text, span.start));
+            ConfigError::Parse {
+                path: path.clone(),
+                line,
+                column,
+                message: err.message().trim().to_owned(),
+            }
+        })?;
+        let lines = key_lines(&text);
+        for (index, waiver) in parsed.waivers.into_iter().enumerate() {
+            origins.push(match lines.get(&format!("waiver[{index}]")) {
+                Some(line) => format!("{} line {line}", path.display()),
+                None => format!("{} waiver[{index}]", path.display()),
+            });
+            list.push(waiver.into_waiver());
+        }
+    }
+    if list.is_empty() {
+        return Ok(None);
+    }
+    let defaults = preflight_engine::waivers::Rules::default();
+    let rules = preflight_engine::waivers::Rules {
+        max_days: rules_config.max_days.map_or(defaults.max_days, i64::from),
+        warn_days: rules_config.warn_days.map_or(defaults.warn_days, i64::from),
+        expired_blocks: rules_config.expired == Some(ExpiredWaivers::Block),
+    };
+    preflight_engine::waivers::Waivers::new(
+        list,
+        origins,
+        rules,
+        preflight_engine::waivers::today(),
+    )
+    .map(Some)
+    .map_err(|err| ConfigError::Invalid {
+        path: loaded
+            .path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(FILE_NAME)),
+        message: err.to_string(),
+    })
+}

@@ -133,6 +133,8 @@ impl PolicySpec {
 /// Everything a run needs to know before it starts.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The waivers in force, checked.
+    pub waivers: Option<preflight_engine::waivers::Waivers>,
     /// Where the facts come from.
     pub sources: FactSources,
     /// The policies, the standard gate first.
@@ -236,12 +238,14 @@ fn plan_with(args: &InputArgs, use_lock: bool) -> Result<Plan, ConfigError> {
             loaded.lines.clone(),
         )
     });
+    let waivers = config::waivers(&loaded)?;
     let sources = FactSources {
         files: args.facts.clone(),
         overrides: args.fact.clone(),
         root,
         collect: !args.no_collect,
         collectors,
+        waivers: waivers.clone(),
     };
     let mut specs = specs(args, &loaded, &mut provenance)?;
     for spec in &mut specs {
@@ -251,6 +255,7 @@ fn plan_with(args: &InputArgs, use_lock: bool) -> Result<Plan, ConfigError> {
         apply_lock(&loaded, args.locked, &mut specs, &mut provenance)?;
     }
     Ok(Plan {
+        waivers,
         sources,
         specs,
         provenance,

@@ -167,6 +167,9 @@ pub struct Security {
     /// Findings a VEX statement cleared: out of `findings` and `counts`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cleared: Vec<ClearedFinding>,
+    /// Findings a waiver took out of `findings` and `counts`, with the waiver.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waived: Vec<WaivedFinding>,
 }
 
 impl Security {
@@ -260,6 +263,42 @@ pub struct Finding {
     /// The package the finding is in, for a vulnerability in a dependency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<Package>,
+    /// The tool's stable identity of the finding (SARIF `partialFingerprints` or
+    /// `fingerprints`), which survives moved lines; what waivers and baselines match first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// Against a baseline (`--baseline`, or the tool's SARIF `baselineState`): `new` or
+    /// `unchanged`. Absent without a baseline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineState>,
+}
+
+/// Whether a finding was already there in the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum BaselineState {
+    /// Not in the baseline.
+    New,
+    /// In the baseline too.
+    Unchanged,
+}
+
+/// A finding a waiver in `preflight.toml` took out of `findings` and `counts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
+pub struct WaivedFinding {
+    /// The finding.
+    pub finding: Finding,
+    /// The waiver's id.
+    pub waiver: String,
+    /// Who owns the accepted risk.
+    pub owner: String,
+    /// The last day the waiver applies (`YYYY-MM-DD`).
+    pub expires: String,
+    /// Why the risk is accepted.
+    pub reason: String,
 }
 
 /// A package a finding is in.

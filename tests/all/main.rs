@@ -34,3 +34,4 @@ mod stream;
 mod supply_chain;
 mod support;
 mod vex;
+mod waivers;

@@ -58,6 +58,8 @@ pub struct FactSources {
     pub collect: bool,
     /// What the collectors read.
     pub collectors: Collectors,
+    /// Waivers from `preflight.toml`: finding waivers apply to the gathered fact set.
+    pub waivers: Option<preflight_engine::waivers::Waivers>,
 }
 
 /// What the collectors read, from `preflight.toml` and flags.
@@ -119,6 +121,16 @@ pub fn gather(sources: &FactSources) -> Result<Facts, GatherError> {
         layer(&mut value, overlay, &format!("--fact {text}"));
     }
     let mut facts = facts::from_value(value)?;
+    // Finding waivers, on the checked fact set; then checked again, with the new digest.
+    if let Some(waivers) = &sources.waivers {
+        let mut value = facts.value.clone();
+        let before = value.pointer("/security/waived").map(|w| w.to_string());
+        let waived = waivers.apply_to_facts(&mut value);
+        if value.pointer("/security/waived").map(|w| w.to_string()) != before {
+            facts = facts::from_value(value)?;
+        }
+        facts.waived = waived;
+    }
     facts.sources = provenance;
     facts.inputs = inputs;
     Ok(facts)

@@ -310,6 +310,7 @@ pub fn assemble(facts: Option<&Facts>, results: Vec<PolicyResult>) -> Report {
         preflight_version: crate::HOST_VERSION.to_owned(),
         dry_run: false,
         sources: std::collections::BTreeMap::new(),
+        waivers: None,
     };
     if let Some(facts) = facts {
         report.artifacts_missing = facts
@@ -324,41 +325,47 @@ pub fn assemble(facts: Option<&Facts>, results: Vec<PolicyResult>) -> Report {
     {
         report.fill_from_gate(&gate.details);
     }
+    report.policies = results;
+    aggregate(&mut report);
+    report
+}
+
+/// The report's issues and decision, from its policies' results: enforced policies' blocking
+/// issues block, the worst enforced decision decides, and no enforced policy is `NO_GO`.
+pub(crate) fn aggregate(report: &mut Report) {
+    let mut blocking = Vec::new();
+    let mut warnings = Vec::new();
     let mut decision: Option<Decision> = None;
-    for result in &results {
+    for result in &report.policies {
         let failed = result.error.is_some();
         if result.enforced || failed {
             decision = Some(decision.map_or(result.decision, |d| d.worst(result.decision)));
             for issue in &result.blocking_issues {
-                report
-                    .blocking_issues
-                    .push(ReportIssue::from_issue(&result.name, issue));
+                blocking.push(ReportIssue::from_issue(&result.name, issue));
             }
         } else {
             for issue in &result.blocking_issues {
                 let mut issue = ReportIssue::from_issue(&result.name, issue);
                 issue.message = format!("(not enforced) {}", issue.message);
-                report.warnings.push(issue);
+                warnings.push(issue);
             }
         }
         for issue in &result.warnings {
-            report
-                .warnings
-                .push(ReportIssue::from_issue(&result.name, issue));
+            warnings.push(ReportIssue::from_issue(&result.name, issue));
         }
     }
     report.decision = match decision {
         Some(decision) => decision,
         None => {
-            report.blocking_issues.push(ReportIssue::new(
+            blocking.push(ReportIssue::new(
                 IssueId::PolicyNoneEnforced,
                 "no enforced policy ran, so nothing allows the release",
             ));
             Decision::NoGo
         }
     };
-    report.policies = results;
-    report
+    report.blocking_issues = blocking;
+    report.warnings = warnings;
 }
 
 /// A report for a run that failed before any policy could run (bad facts, bad config).

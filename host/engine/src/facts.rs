@@ -29,6 +29,8 @@ pub struct Facts {
     /// Every file read to make the fact set: facts files and the collectors' inputs. A report
     /// is never written over one of them.
     pub inputs: Vec<PathBuf>,
+    /// The finding waivers that took findings out of the fact set, with how many each took.
+    pub waived: BTreeMap<String, usize>,
 }
 
 /// A fact set that cannot be used.
@@ -138,6 +140,7 @@ pub fn from_value(mut value: Value) -> Result<Facts, FactsError> {
         json,
         sources: BTreeMap::new(),
         inputs: Vec::new(),
+        waived: BTreeMap::new(),
     })
 }
 

@@ -30,6 +30,12 @@ pub enum IssueId {
     ReportUnwritable,
     /// No enforced policy ran.
     PolicyNoneEnforced,
+    /// A waiver is past its date: it no longer applies.
+    WaiverExpired,
+    /// A waiver expires within `[waivers] warn_days`.
+    WaiverExpiring,
+    /// A waiver matched nothing in the run.
+    WaiverUnused,
     /// A policy module file cannot be read.
     PolicyUnreadable,
     /// No built-in policy has that name.
@@ -104,7 +110,7 @@ pub enum IssueId {
 
 impl IssueId {
     /// Every id, in the order of `docs/ids.md`.
-    pub const ALL: [IssueId; 47] = [
+    pub const ALL: [IssueId; 50] = [
         IssueId::FactsUnreadable,
         IssueId::FactsNotJson,
         IssueId::FactsTooLarge,
@@ -117,6 +123,9 @@ impl IssueId {
         IssueId::SettingsInvalid,
         IssueId::ReportUnwritable,
         IssueId::PolicyNoneEnforced,
+        IssueId::WaiverExpired,
+        IssueId::WaiverExpiring,
+        IssueId::WaiverUnused,
         IssueId::PolicyUnreadable,
         IssueId::PolicyUnknownBuiltin,
         IssueId::PolicyDigestMismatch,
@@ -169,6 +178,9 @@ impl IssueId {
             IssueId::SettingsInvalid => "settings.invalid",
             IssueId::ReportUnwritable => "report.unwritable",
             IssueId::PolicyNoneEnforced => "policy.none_enforced",
+            IssueId::WaiverExpired => "waivers.expired",
+            IssueId::WaiverExpiring => "waivers.expiring",
+            IssueId::WaiverUnused => "waivers.unused",
             IssueId::PolicyUnreadable => "policy.unreadable",
             IssueId::PolicyUnknownBuiltin => "policy.unknown_builtin",
             IssueId::PolicyDigestMismatch => "policy.digest_mismatch",
@@ -232,6 +244,9 @@ impl IssueId {
             }
             IssueId::ReportUnwritable => "A report could not be written where it was asked for.",
             IssueId::PolicyNoneEnforced => "No enforced policy ran.",
+            IssueId::WaiverExpired => "A waiver is past its date and no longer applies.",
+            IssueId::WaiverExpiring => "A waiver expires soon.",
+            IssueId::WaiverUnused => "A waiver matched nothing in the run.",
             IssueId::PolicyUnreadable => "A policy module file cannot be read.",
             IssueId::PolicyUnknownBuiltin => "No built-in policy has that name.",
             IssueId::PolicyDigestMismatch => "The module's sha256 is not the pinned one.",
@@ -279,12 +294,18 @@ impl IssueId {
     }
 
     /// Whether the id means an error rather than a decision: a report with it exits 2. Every
-    /// host id is an error except the canary monitor's stopping reasons; `settings.invalid`,
+    /// host id is an error except the canary monitor's stopping reasons and the waivers';
+    /// `settings.invalid`,
     /// `input.invalid` and `output.unserializable` are errors also when a policy gives them.
     pub const fn is_error(self) -> bool {
         !matches!(
             self,
-            IssueId::CanaryInterrupted | IssueId::CanaryFailureLimit | IssueId::PolicyNoneEnforced
+            IssueId::CanaryInterrupted
+                | IssueId::CanaryFailureLimit
+                | IssueId::PolicyNoneEnforced
+                | IssueId::WaiverExpired
+                | IssueId::WaiverExpiring
+                | IssueId::WaiverUnused
         )
     }
 

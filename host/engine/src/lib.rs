@@ -21,6 +21,7 @@ pub mod pin;
 pub mod report;
 pub mod sandbox;
 pub mod schema;
+pub mod waivers;
 
 pub use evaluate::{Evaluation, LoadFailure, PolicyEntry, PolicyLogs, failed_report};
 pub use facts::{Facts, FactsError};

@@ -43,6 +43,10 @@ pub struct Report {
     /// collector, a `--facts` file or a `--fact` flag).
     #[serde(default)]
     pub sources: std::collections::BTreeMap<String, String>,
+    /// The waivers in force: their sha256, what each matched, which were unused, expired or
+    /// expiring. Absent without waivers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waivers: Option<crate::waivers::WaiverSummary>,
 }
 
 /// Weights of the readiness, MVP and security scores.

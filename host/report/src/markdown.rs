@@ -80,6 +80,25 @@ pub fn render(report: &Report) -> String {
     }
     issues(&mut out, "Blocking issues", &report.blocking_issues);
     issues(&mut out, "Warnings", &report.warnings);
+    if let Some(waivers) = &report.waivers {
+        let _ = writeln!(out, "\n### Waivers\n\n| Waiver | Matched |\n|---|---|");
+        for waiver in &waivers.applied {
+            let _ = writeln!(
+                out,
+                "| {} | {} |",
+                cell(&waiver.id),
+                cell(&waiver.matched.join(", "))
+            );
+        }
+        for (ids, what) in [
+            (&waivers.unused, "nothing (unused)"),
+            (&waivers.expired, "nothing (expired)"),
+        ] {
+            for id in ids {
+                let _ = writeln!(out, "| {} | {what} |", cell(id));
+            }
+        }
+    }
     if report.dry_run {
         let _ = writeln!(out, "\n_Dry run: the decision does not set the exit code._");
     }

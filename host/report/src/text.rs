@@ -124,6 +124,21 @@ pub fn render(report: &Report, color: Color) -> String {
             );
         }
     }
+    if let Some(waivers) = &report.waivers {
+        let applied: Vec<String> = waivers
+            .applied
+            .iter()
+            .map(|w| format!("{} ({})", w.id, w.matched.join(", ")))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nwaivers: applied {}; unused {}; expired {}  (sha256:{})",
+            esc(&or_none(&applied)),
+            esc(&or_none(&waivers.unused)),
+            esc(&or_none(&waivers.expired)),
+            waivers.sha256.get(..12).unwrap_or(&waivers.sha256)
+        );
+    }
     if !report.artifacts_missing.is_empty() {
         let _ = writeln!(
             out,
@@ -135,4 +150,12 @@ pub fn render(report: &Report, color: Color) -> String {
         let _ = writeln!(out, "\n(dry run: no files written)");
     }
     out
+}
+
+fn or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
 }

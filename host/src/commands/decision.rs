@@ -247,7 +247,43 @@ fn replay(
         }
     }
     let evaluation = runtime.evaluate_all(&entries, facts);
-    let report = evaluation.report;
+    let mut report = evaluation.report;
+    // The issue waivers the record says were in force apply again; finding waivers are in
+    // the facts already (`security.waived`).
+    let waived: Vec<(String, String)> = predicate["waived_issues"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| {
+            Some((
+                w["policy"].as_str()?.to_owned(),
+                w["id"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+    if !waived.is_empty() {
+        preflight_engine::waivers::apply_recorded(&mut report, &waived);
+    }
+    // An expired waiver that blocked is the host's, not a policy's: carried over as recorded.
+    for issue in predicate["blocking_issues"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if issue["policy"] == "preflight"
+            && issue["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("waivers."))
+        {
+            report
+                .blocking_issues
+                .push(preflight_engine::ReportIssue::new(
+                    preflight_engine::IssueId::WaiverExpired,
+                    "recorded: an expired waiver blocked",
+                ));
+            report.decision = preflight_sdk::Decision::NoGo;
+        }
+    }
     let ids = |issues: &[preflight_engine::ReportIssue]| {
         let mut ids: Vec<String> = issues
             .iter()

@@ -137,6 +137,9 @@ pub fn evaluate(
         }
     }
     let mut report = evaluation.report;
+    if let Some(waivers) = &plan.waivers {
+        waivers.apply_to_report(&mut report, &facts.waived);
+    }
     report.dry_run = args.dry_run;
     report.sources = plan.provenance.clone();
     report.sources.extend(
@@ -323,7 +326,10 @@ fn write_record(
         subjects,
         settings,
         lock_sha256,
-        waivers_sha256: None,
+        waivers_sha256: plan
+            .as_ref()
+            .and_then(|plan| plan.waivers.as_ref())
+            .map(preflight_engine::waivers::Waivers::sha256),
         limits: serde_json::json!({
             "timeout_ms": limits.timeout_ms,
             "fuel": limits.fuel,

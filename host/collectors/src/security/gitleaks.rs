@@ -43,6 +43,8 @@ pub(super) fn parse(root: &Root, path: &Path, text: &str) -> Result<Vec<Parsed>,
                 ),
                 rule: leak.rule_id,
                 package: None,
+                fingerprint: None,
+                baseline: None,
                 location: Some(Location {
                     path: crate::input::normalize_reported(root, &leak.file),
                     line: leak.start_line,

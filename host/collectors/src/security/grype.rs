@@ -129,6 +129,8 @@ pub(super) fn parse(root: &Root, path: &Path, text: &str) -> Result<Vec<Parsed>,
                 version: m.artifact.version,
                 purl: m.artifact.purl,
             }),
+            fingerprint: None,
+            baseline: None,
         });
     }
     Ok(vec![Parsed {

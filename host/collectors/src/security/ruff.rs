@@ -43,6 +43,8 @@ pub(super) fn parse(root: &Root, path: &Path, text: &str) -> Result<Vec<Parsed>,
             rule: v.code.unwrap_or_else(|| "syntax-error".to_owned()),
             message: v.message,
             package: None,
+            fingerprint: None,
+            baseline: None,
             location: Some(Location {
                 path: crate::input::normalize_reported(root, &v.filename),
                 line: v.location.as_ref().map(|p| p.row),

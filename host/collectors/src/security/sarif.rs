@@ -16,7 +16,7 @@
 use std::path::Path;
 
 use preflight_sdk::Location;
-use preflight_sdk::facts::{Category, Finding, Severity};
+use preflight_sdk::facts::{BaselineState, Category, Finding, Severity};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -91,6 +91,10 @@ struct SarifResult {
     suppressions: Vec<Suppression>,
     baseline_state: Option<String>,
     properties: Option<Properties>,
+    #[serde(default)]
+    partial_fingerprints: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    fingerprints: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -249,6 +253,22 @@ fn parse_run(root: &Root, path: &Path, run_index: usize, run: Run) -> Result<Par
                     message: None,
                 })
             });
+        // The tool's identity of the result: stable fingerprints first (sorted by key, so the
+        // same log gives the same text), then the partial ones GitHub computes.
+        let fingerprint = [&result.fingerprints, &result.partial_fingerprints]
+            .into_iter()
+            .find(|map| !map.is_empty())
+            .map(|map| {
+                map.iter()
+                    .map(|(key, value)| format!("{key}={value}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
+        let baseline = match result.baseline_state.as_deref() {
+            Some("new") => Some(BaselineState::New),
+            Some("unchanged" | "updated") => Some(BaselineState::Unchanged),
+            _ => None,
+        };
         findings.push(Finding {
             tool: tool.clone(),
             category,
@@ -257,6 +277,8 @@ fn parse_run(root: &Root, path: &Path, run_index: usize, run: Run) -> Result<Par
             message,
             location,
             package: None,
+            fingerprint,
+            baseline,
         });
     }
     Ok(Parsed {

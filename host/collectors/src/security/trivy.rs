@@ -141,6 +141,8 @@ pub(super) fn parse(root: &Root, path: &Path, text: &str) -> Result<Vec<Parsed>,
                 ),
                 location: Some(at(None)),
                 package: Some(package),
+                fingerprint: None,
+                baseline: None,
             });
         }
         for m in result.misconfigurations.unwrap_or_default() {
@@ -163,6 +165,8 @@ pub(super) fn parse(root: &Root, path: &Path, text: &str) -> Result<Vec<Parsed>,
                 message: m.message.or(m.title).unwrap_or_default(),
                 location: Some(at(m.cause_metadata.and_then(|c| c.start_line))),
                 package: None,
+                fingerprint: None,
+                baseline: None,
             });
         }
         for s in result.secrets.unwrap_or_default() {
@@ -174,6 +178,8 @@ pub(super) fn parse(root: &Root, path: &Path, text: &str) -> Result<Vec<Parsed>,
                 message: s.title.unwrap_or_else(|| "secret".to_owned()),
                 location: Some(at(s.start_line)),
                 package: None,
+                fingerprint: None,
+                baseline: None,
             });
         }
     }
