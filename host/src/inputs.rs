@@ -48,6 +48,10 @@ pub struct InputArgs {
     /// Override one fact, e.g. `scores.readiness=7.5`; VALUE is JSON when it parses.
     #[arg(long = "fact", value_name = "KEY=VALUE")]
     pub fact: Vec<String>,
+    /// An earlier run's JSON report or fact set (e.g. from the main branch): each finding is
+    /// marked `new` or `unchanged`; with the gate's `security.only_new`, only new ones count.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     /// Mode of the standard gate: A (aggressive), B (balanced), S (safe).
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
@@ -246,6 +250,7 @@ fn plan_with(args: &InputArgs, use_lock: bool) -> Result<Plan, ConfigError> {
         collect: !args.no_collect,
         collectors,
         waivers: waivers.clone(),
+        baseline: args.baseline.clone(),
     };
     let mut specs = specs(args, &loaded, &mut provenance)?;
     for spec in &mut specs {

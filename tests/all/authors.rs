@@ -473,7 +473,7 @@ fn coverage_reports_the_rules_the_cases_exercised() {
     // Three of the gate's rules guard what the facts schema already refuses (a score outside
     // 0..10, an unknown gate verdict or finding category): no fact set through the host
     // reaches them.
-    assert!(line.starts_with("rule coverage: 24/27 rules"), "{line}");
+    assert!(line.starts_with("rule coverage: 25/28 rules"), "{line}");
     assert!(
         stdout.contains(
             "not exercised: facts.score_out_of_range, security.gate_unknown, security.unknown"
@@ -481,7 +481,7 @@ fn coverage_reports_the_rules_the_cases_exercised() {
         "{stdout}"
     );
     let text = std::fs::read_to_string(&lcov).unwrap();
-    assert!(text.contains("FNF:27\nFNH:24\n"), "{text}");
+    assert!(text.contains("FNF:28\nFNH:25\n"), "{text}");
     assert!(text.contains("FN:1,risk.above_go"), "{text}");
 
     let (code, _, stderr) = run(preflight().current_dir(repo()).args([

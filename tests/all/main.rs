@@ -9,6 +9,7 @@
 
 mod action;
 mod authors;
+mod baseline;
 mod canary;
 mod cases;
 mod cli;

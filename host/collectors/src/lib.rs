@@ -33,6 +33,17 @@ pub enum GatherError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Collect(#[from] CollectError),
+    /// A `--baseline` file cannot be used.
+    #[error("baseline `{path}`: {message}")]
+    #[diagnostic(help(
+        "give the JSON report of an earlier `preflight run` (e.g. from the main branch) or a fact set from `preflight facts`"
+    ))]
+    Baseline {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl GatherError {
@@ -41,6 +52,7 @@ impl GatherError {
         match self {
             GatherError::Facts(err) => err.id(),
             GatherError::Collect(_) => IssueId::FactsCollectorFailed,
+            GatherError::Baseline { .. } => IssueId::BaselineInvalid,
         }
     }
 }
@@ -60,6 +72,8 @@ pub struct FactSources {
     pub collectors: Collectors,
     /// Waivers from `preflight.toml`: finding waivers apply to the gathered fact set.
     pub waivers: Option<preflight_engine::waivers::Waivers>,
+    /// An earlier run's report or fact set: each finding is marked `new` or `unchanged`.
+    pub baseline: Option<PathBuf>,
 }
 
 /// What the collectors read, from `preflight.toml` and flags.
@@ -130,6 +144,37 @@ pub fn gather(sources: &FactSources) -> Result<Facts, GatherError> {
             facts = facts::from_value(value)?;
         }
         facts.waived = waived;
+    }
+    if let Some(path) = &sources.baseline {
+        inputs.push(path.clone());
+        let bad = |message: String| GatherError::Baseline {
+            path: path.clone(),
+            message,
+        };
+        let text = preflight_engine::files::read_to_string(
+            path,
+            preflight_engine::files::InputKind::Facts,
+        )
+        .map_err(|err| bad(err.to_string()))?;
+        let value: Value =
+            serde_json::from_str(&text).map_err(|err| bad(format!("not JSON: {err}")))?;
+        let baseline = preflight_engine::baseline::Baseline::from_json(&value).map_err(bad)?;
+        let waived = std::mem::take(&mut facts.waived);
+        let mut value = facts.value.clone();
+        let applied = baseline.apply(&mut value);
+        facts = facts::from_value(value)?;
+        facts.waived = waived;
+        let findings = applied.new + applied.unchanged;
+        if applied.baseline_total > 0 && findings > 0 && applied.unchanged == 0 {
+            facts.warnings.push(preflight_engine::ReportIssue::new(
+                IssueId::BaselineNoMatch,
+                format!(
+                    "baseline `{}` matched none of the {findings} findings (it has {}): is it from this project, scanned by the same tools at the same paths? Every finding counts as new",
+                    path.display(),
+                    applied.baseline_total
+                ),
+            ));
+        }
     }
     facts.sources = provenance;
     facts.inputs = inputs;

@@ -310,6 +310,9 @@ pub fn assemble(facts: Option<&Facts>, results: Vec<PolicyResult>) -> Report {
         preflight_version: crate::HOST_VERSION.to_owned(),
         dry_run: false,
         sources: std::collections::BTreeMap::new(),
+        finding_keys: facts
+            .map(|facts| crate::baseline::keys_of_facts(&facts.value))
+            .unwrap_or_default(),
         waivers: None,
     };
     if let Some(facts) = facts {

@@ -31,6 +31,8 @@ pub struct Facts {
     pub inputs: Vec<PathBuf>,
     /// The finding waivers that took findings out of the fact set, with how many each took.
     pub waived: BTreeMap<String, usize>,
+    /// What gathering the facts has to say in the report (a baseline that matched nothing).
+    pub warnings: Vec<crate::ReportIssue>,
 }
 
 /// A fact set that cannot be used.
@@ -141,6 +143,7 @@ pub fn from_value(mut value: Value) -> Result<Facts, FactsError> {
         sources: BTreeMap::new(),
         inputs: Vec::new(),
         waived: BTreeMap::new(),
+        warnings: Vec::new(),
     })
 }
 

@@ -36,6 +36,10 @@ pub enum IssueId {
     WaiverExpiring,
     /// A waiver matched nothing in the run.
     WaiverUnused,
+    /// A `--baseline` file is not a preflight report or fact set.
+    BaselineInvalid,
+    /// A baseline matched none of the run's findings.
+    BaselineNoMatch,
     /// A policy module file cannot be read.
     PolicyUnreadable,
     /// No built-in policy has that name.
@@ -110,7 +114,7 @@ pub enum IssueId {
 
 impl IssueId {
     /// Every id, in the order of `docs/ids.md`.
-    pub const ALL: [IssueId; 50] = [
+    pub const ALL: [IssueId; 52] = [
         IssueId::FactsUnreadable,
         IssueId::FactsNotJson,
         IssueId::FactsTooLarge,
@@ -126,6 +130,8 @@ impl IssueId {
         IssueId::WaiverExpired,
         IssueId::WaiverExpiring,
         IssueId::WaiverUnused,
+        IssueId::BaselineInvalid,
+        IssueId::BaselineNoMatch,
         IssueId::PolicyUnreadable,
         IssueId::PolicyUnknownBuiltin,
         IssueId::PolicyDigestMismatch,
@@ -181,6 +187,8 @@ impl IssueId {
             IssueId::WaiverExpired => "waivers.expired",
             IssueId::WaiverExpiring => "waivers.expiring",
             IssueId::WaiverUnused => "waivers.unused",
+            IssueId::BaselineInvalid => "baseline.invalid",
+            IssueId::BaselineNoMatch => "baseline.no_match",
             IssueId::PolicyUnreadable => "policy.unreadable",
             IssueId::PolicyUnknownBuiltin => "policy.unknown_builtin",
             IssueId::PolicyDigestMismatch => "policy.digest_mismatch",
@@ -247,6 +255,8 @@ impl IssueId {
             IssueId::WaiverExpired => "A waiver is past its date and no longer applies.",
             IssueId::WaiverExpiring => "A waiver expires soon.",
             IssueId::WaiverUnused => "A waiver matched nothing in the run.",
+            IssueId::BaselineInvalid => "A baseline file is not a preflight report or fact set.",
+            IssueId::BaselineNoMatch => "A baseline matched none of the run's findings.",
             IssueId::PolicyUnreadable => "A policy module file cannot be read.",
             IssueId::PolicyUnknownBuiltin => "No built-in policy has that name.",
             IssueId::PolicyDigestMismatch => "The module's sha256 is not the pinned one.",
@@ -306,6 +316,7 @@ impl IssueId {
                 | IssueId::WaiverExpired
                 | IssueId::WaiverExpiring
                 | IssueId::WaiverUnused
+                | IssueId::BaselineNoMatch
         )
     }
 

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 #[cfg(feature = "builtins")]
+pub mod baseline;
 pub mod builtin;
 #[cfg(not(feature = "builtins"))]
 mod builtin {

@@ -43,6 +43,10 @@ pub struct Report {
     /// collector, a `--facts` file or a `--fact` flag).
     #[serde(default)]
     pub sources: std::collections::BTreeMap<String, String>,
+    /// The key of every finding of the fact set (waived and VEX-cleared ones too), sorted:
+    /// what a later run's `--baseline` matches against. Absent without findings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finding_keys: Vec<String>,
     /// The waivers in force: their sha256, what each matched, which were unused, expired or
     /// expiring. Absent without waivers.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -140,6 +140,7 @@ pub fn evaluate(
     if let Some(waivers) = &plan.waivers {
         waivers.apply_to_report(&mut report, &facts.waived);
     }
+    report.warnings.extend(facts.warnings.iter().cloned());
     report.dry_run = args.dry_run;
     report.sources = plan.provenance.clone();
     report.sources.extend(

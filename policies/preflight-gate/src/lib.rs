@@ -38,7 +38,7 @@ preflight_sdk::export_policy! {
         "coverage.path_below_minimum", "coverage.path_not_found",
         "artifacts.missing_required", "artifacts.missing",
         "licenses.refused", "licenses.unknown", "licenses.no_sbom",
-        "vex.cleared", "vex.unused",
+        "vex.cleared", "vex.unused", "security.unchanged",
         "settings.invalid",
     ],
 }
@@ -162,6 +162,10 @@ fn gate(input: &PolicyInput, settings: &Resolved) -> TypedOutput<Details> {
     };
     blocking.extend(security.blocking);
     warnings.extend(security::vex_warnings(&facts.security));
+    warnings.extend(security::unchanged_warning(
+        &facts.security,
+        &settings.security,
+    ));
 
     let weights = settings.weights;
     let weight_sum = weights.readiness + weights.mvp + weights.security;

@@ -1,6 +1,8 @@
 //! The security gate: an external verdict, scanner findings, or both.
 
-use preflight_sdk::facts::{Category, Finding, FindingCounts, GateVerdict, Security, Severity};
+use preflight_sdk::facts::{
+    BaselineState, Category, Finding, FindingCounts, GateVerdict, Security, Severity,
+};
 use preflight_sdk::{Issue, Location};
 use serde::Serialize;
 
@@ -84,6 +86,18 @@ pub fn gate(security: &Security, rules: &SecurityRules) -> Outcome {
         }
         None => {}
     }
+    // With `only_new`, findings the baseline had already do not count.
+    let owned;
+    let security = if rules.only_new {
+        let mut counted = security.clone();
+        counted
+            .findings
+            .retain(|finding| finding.baseline != Some(BaselineState::Unchanged));
+        owned = counted;
+        &owned
+    } else {
+        security
+    };
     let counts = FindingCounts::of(&security.findings);
     let mut rule_details = Vec::new();
     if scanned {
@@ -289,4 +303,36 @@ pub fn vex_warnings(security: &Security) -> Vec<Issue> {
         ).at(Location::new(statement.document.clone())));
     }
     warnings
+}
+
+/// With `only_new`: the findings the baseline had already, by category, as one warning.
+pub fn unchanged_warning(security: &Security, rules: &SecurityRules) -> Option<Issue> {
+    if !rules.only_new {
+        return None;
+    }
+    let unchanged: Vec<Finding> = security
+        .findings
+        .iter()
+        .filter(|finding| finding.baseline == Some(BaselineState::Unchanged))
+        .cloned()
+        .collect();
+    if unchanged.is_empty() {
+        return None;
+    }
+    let counts = FindingCounts::of(&unchanged);
+    let by_category: Vec<String> = Category::ALL
+        .iter()
+        .filter_map(|category| {
+            let n = counts.category(*category).total;
+            (n > 0).then(|| format!("{n} {}", category.as_str()))
+        })
+        .collect();
+    Some(Issue::new(
+        "security.unchanged",
+        format!(
+            "{} findings were in the baseline already ({}) and do not count (rule: security.only_new = true)",
+            unchanged.len(),
+            by_category.join(", ")
+        ),
+    ))
 }

@@ -256,6 +256,10 @@ pub struct SecurityRules {
     /// Findings tolerated at or above `fail_on`, per category (default 0).
     #[serde(default)]
     pub allow: PerCategory<u64>,
+    /// Count only findings new against the baseline (`preflight run --baseline`, or the
+    /// scanner's SARIF `baselineState`); unchanged ones are summarised as a warning.
+    #[serde(default)]
+    pub only_new: bool,
 }
 
 /// One optional value per finding category.

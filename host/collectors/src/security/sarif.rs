@@ -281,6 +281,23 @@ fn parse_run(root: &Root, path: &Path, run_index: usize, run: Run) -> Result<Par
             baseline,
         });
     }
+    // A fingerprint several results share is not an identity (Semgrep without a login writes
+    // `requires login` for every result): matching falls back to the rule, path and message.
+    let mut seen: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for finding in &findings {
+        if let Some(fingerprint) = &finding.fingerprint {
+            *seen.entry(fingerprint.clone()).or_insert(0) += 1;
+        }
+    }
+    for finding in &mut findings {
+        if finding
+            .fingerprint
+            .as_ref()
+            .is_some_and(|fingerprint| seen.get(fingerprint).copied().unwrap_or(0) > 1)
+        {
+            finding.fingerprint = None;
+        }
+    }
     Ok(Parsed {
         tool,
         findings,
