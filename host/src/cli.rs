@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use crate::commands::{
     cache::CacheArgs, canary::CanaryArgs, completions::CompletionsArgs, decision::KeygenArgs,
     decision::VerifyArgs, eval::EvalArgs, facts::FactsArgs, init::InitArgs, policy::PolicyArgs,
-    run::RunArgs, schema::SchemaArgs, test::TestArgs,
+    run::RunArgs, schema::SchemaArgs, serve::ServeArgs, test::TestArgs,
 };
 
 /// preflight: may this build ship? Gathers facts about a release, runs sandboxed WebAssembly
@@ -34,6 +34,8 @@ pub enum Command {
     Test(TestArgs),
     /// Run one policy on one fact set: its raw output, logs, fuel and time.
     Eval(EvalArgs),
+    /// Serve decisions over HTTP: POST a fact set, get the report.
+    Serve(ServeArgs),
     /// Write an Ed25519 key pair for signing decision records (`run --attest`).
     Keygen(KeygenArgs),
     /// Check a signed decision record; with `--facts --replay`, decide again and compare.

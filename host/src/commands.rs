@@ -11,5 +11,6 @@ pub mod policy;
 pub mod run;
 pub mod scaffold;
 pub mod schema;
+pub mod serve;
 pub mod stream;
 pub mod test;

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Command::Canary(args) => commands::canary::canary(&rt, args),
         Command::Test(args) => commands::test::test(&rt, args),
         Command::Eval(args) => commands::eval::eval(&rt, args),
+        Command::Serve(args) => commands::serve::serve(args),
         Command::Keygen(args) => commands::decision::keygen(args),
         Command::VerifyDecision(args) => commands::decision::verify(&rt, args),
         Command::Policy(args) => commands::policy::policy(&rt, args),

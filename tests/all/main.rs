@@ -29,6 +29,7 @@ mod python_service;
 mod reliability;
 mod sbom;
 mod schemas;
+mod serve;
 mod settings;
 mod signatures;
 mod stream;
