@@ -61,29 +61,8 @@ pub fn eval(rt: &tokio::runtime::Runtime, args: &EvalArgs) -> ExitCode {
         None => configured,
     };
     let started = Instant::now();
-    let runtime = match super::run::runtime(&args.limits, false) {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            diagnostic::print(err);
-            return ExitCode::Error;
-        }
-    };
-    let fetcher = match crate::load::fetcher(false) {
-        Ok(fetcher) => fetcher,
-        Err(err) => {
-            diagnostic::print(err);
-            return ExitCode::Error;
-        }
-    };
-    let policy = match rt.block_on(crate::load::entry(&runtime, &fetcher, &spec)) {
-        (entry, None) => match entry.policy {
-            Ok(policy) => policy,
-            Err(failure) => return fail(&failure.message),
-        },
-        (_, Some(err)) => {
-            diagnostic::print(err);
-            return ExitCode::Error;
-        }
+    let Some((runtime, policy)) = super::test::load_one(rt, &spec, &args.limits, false) else {
+        return ExitCode::Error;
     };
     let load_ms = ms(started);
     let started = Instant::now();

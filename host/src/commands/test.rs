@@ -362,34 +362,42 @@ fn watched(args: &TestArgs) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)
         .collect()
 }
 
+/// A sandbox runtime and the one policy `spec` names, loaded and verified; `None` after
+/// printing why not.
+pub fn load_one(
+    rt: &tokio::runtime::Runtime,
+    spec: &PolicySpec,
+    limits: &LimitArgs,
+    pooled: bool,
+) -> Option<(Runtime, Policy)> {
+    let runtime = super::run::runtime(limits, pooled)
+        .map_err(diagnostic::print)
+        .ok()?;
+    let fetcher = crate::load::fetcher(false)
+        .map_err(diagnostic::print)
+        .ok()?;
+    match rt.block_on(crate::load::entry(&runtime, &fetcher, spec)) {
+        (entry, None) => match entry.policy {
+            Ok(policy) => Some((runtime, policy)),
+            Err(failure) => {
+                diagnostic::error(&failure.message);
+                None
+            }
+        },
+        (_, Some(err)) => {
+            diagnostic::print(err);
+            None
+        }
+    }
+}
+
 fn test_once(rt: &tokio::runtime::Runtime, args: &TestArgs) -> ExitCode {
     let (spec, configured) = match resolve(args) {
         Ok(found) => found,
         Err(message) => return fail(&message),
     };
-    let runtime = match super::run::runtime(&args.limits, true) {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            diagnostic::print(err);
-            return ExitCode::Error;
-        }
-    };
-    let fetcher = match crate::load::fetcher(false) {
-        Ok(fetcher) => fetcher,
-        Err(err) => {
-            diagnostic::print(err);
-            return ExitCode::Error;
-        }
-    };
-    let policy = match rt.block_on(crate::load::entry(&runtime, &fetcher, &spec)) {
-        (entry, None) => match entry.policy {
-            Ok(policy) => policy,
-            Err(failure) => return fail(&failure.message),
-        },
-        (_, Some(err)) => {
-            diagnostic::print(err);
-            return ExitCode::Error;
-        }
+    let Some((runtime, policy)) = load_one(rt, &spec, &args.limits, true) else {
+        return ExitCode::Error;
     };
     if let Some(name) = &args.record {
         return record(args, &runtime, &policy, name, configured);
