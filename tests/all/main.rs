@@ -17,6 +17,7 @@ mod collectors;
 mod compat;
 mod consumers;
 mod decisions;
+mod deploy;
 mod docs;
 mod engine;
 mod equivalence;
