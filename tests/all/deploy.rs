@@ -27,7 +27,11 @@ fn the_manifests_pass_kubernetes_validate() {
     };
     let files = manifests();
     assert_eq!(files.len(), 4, "{files:?}");
-    let out = Command::new(&validate).arg("--strict").args(&files).output().unwrap();
+    let out = Command::new(&validate)
+        .arg("--strict")
+        .args(&files)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}{}",
@@ -38,8 +42,16 @@ fn the_manifests_pass_kubernetes_validate() {
     let work = tempfile::tempdir().unwrap();
     let broken = work.path().join("deployment.yaml");
     let text = std::fs::read_to_string(repo().join("deploy/kubernetes/deployment.yaml")).unwrap();
-    std::fs::write(&broken, text.replace("containerPort: 8181", "containerPort: \"http-port\"")).unwrap();
-    let out = Command::new(&validate).arg("--strict").arg(&broken).output().unwrap();
+    std::fs::write(
+        &broken,
+        text.replace("containerPort: 8181", "containerPort: \"http-port\""),
+    )
+    .unwrap();
+    let out = Command::new(&validate)
+        .arg("--strict")
+        .arg(&broken)
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "a broken manifest passed");
 }
 
@@ -53,10 +65,18 @@ fn the_configmap_policy_set_runs_locked() {
     for name in ["preflight.toml", "preflight.lock"] {
         std::fs::write(work.path().join(name), map["data"][name].as_str().unwrap()).unwrap();
     }
-    std::fs::copy(repo().join("examples/seed/facts.json"), work.path().join("facts.json")).unwrap();
-    let (code, stdout, stderr) = run(preflight()
-        .current_dir(work.path())
-        .args(["run", "--locked", "--no-collect", "--facts", "facts.json"]));
+    std::fs::copy(
+        repo().join("examples/seed/facts.json"),
+        work.path().join("facts.json"),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(preflight().current_dir(work.path()).args([
+        "run",
+        "--locked",
+        "--no-collect",
+        "--facts",
+        "facts.json",
+    ]));
     assert_eq!(
         code, 0,
         "the ConfigMap's lock no longer matches the built-in gate: run `preflight policy lock` and update deploy/kubernetes/configmap.yaml\n{stdout}{stderr}"
