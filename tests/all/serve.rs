@@ -531,3 +531,44 @@ fn overload_sheds_sigterm_drains_and_slow_clients_are_cut_off() {
         "still accepting after SIGTERM"
     );
 }
+
+/// `schemas/openapi.json` is what the types generate, and a valid OpenAPI 3.1 document by
+/// `openapi-spec-validator` (PyPI).
+#[test]
+fn the_openapi_document_is_current_and_valid() {
+    let (code, stdout, _) = run(preflight().args(["schema", "openapi"]));
+    assert_eq!(code, 0);
+    let committed =
+        std::fs::read_to_string(crate::support::repo().join("schemas/openapi.json")).unwrap();
+    assert_eq!(
+        stdout, committed,
+        "schemas/openapi.json drifted: run `preflight schema openapi > schemas/openapi.json`"
+    );
+    let document: Value = serde_json::from_str(&committed).unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    assert!(document["paths"]["/v1/decisions"]["post"].is_object());
+    let Some(python) = binary("python3") else {
+        return;
+    };
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import json, sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))",
+        ])
+        .arg(crate::support::repo().join("schemas/openapi.json"))
+        .output()
+        .unwrap();
+    let missing = String::from_utf8_lossy(&out.stderr).contains("No module named");
+    if missing {
+        assert!(
+            std::env::var_os("PREFLIGHT_REQUIRE_VALIDATORS").is_none(),
+            "PREFLIGHT_REQUIRE_VALIDATORS is set but openapi-spec-validator is not installed"
+        );
+        return;
+    }
+    assert!(
+        out.status.success(),
+        "openapi-spec-validator refuses schemas/openapi.json: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

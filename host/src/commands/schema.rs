@@ -15,15 +15,24 @@ pub enum SchemaName {
     PolicyOutput,
     /// `schemas/report.schema.json`: the standard report.
     Report,
+    /// `schemas/openapi.json`: the API of `preflight serve` (OpenAPI 3.1).
+    Openapi,
 }
 
 impl SchemaName {
-    fn kind(self) -> SchemaKind {
-        match self {
+    fn render(self) -> String {
+        let kind = match self {
             SchemaName::Facts => SchemaKind::Facts,
             SchemaName::PolicyOutput => SchemaKind::PolicyOutput,
             SchemaName::Report => SchemaKind::Report,
-        }
+            SchemaName::Openapi => {
+                let mut text =
+                    serde_json::to_string_pretty(&super::serve::openapi()).unwrap_or_default();
+                text.push('\n');
+                return text;
+            }
+        };
+        kind.render()
     }
 }
 
@@ -38,7 +47,7 @@ pub struct SchemaArgs {
 /// Prints the schema to stdout.
 pub fn schema(args: &SchemaArgs) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(args.kind.kind().render().as_bytes()) {
+    match stdout.write_all(args.kind.render().as_bytes()) {
         Ok(()) => ExitCode::Go,
         Err(err) => {
             crate::diagnostic::error(&format!("cannot write the schema: {err}"));

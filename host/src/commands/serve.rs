@@ -887,3 +887,170 @@ fn classic_exposition(open_metrics: &str) -> String {
     }
     out
 }
+
+/// The service's API as an OpenAPI 3.1 document, its bodies' schemas generated from the same
+/// types as `schemas/`: `preflight schema openapi`, committed as `schemas/openapi.json`.
+pub fn openapi() -> Value {
+    use preflight_engine::schema::SchemaKind;
+    let mut components = serde_json::Map::new();
+    for (name, kind) in [
+        ("FactSet", SchemaKind::Facts),
+        ("Report", SchemaKind::Report),
+    ] {
+        let mut schema = kind.generate();
+        if let Some(map) = schema.as_object_mut() {
+            map.remove("$schema");
+            map.remove("$id");
+            // Each document's definitions under its own name: the fact set's optional fields
+            // are absent, the report's are null, so one type has two schemas.
+            if let Some(Value::Object(defs)) = map.remove("$defs") {
+                for (def, mut body) in defs {
+                    rebase_refs(&mut body, name);
+                    components.insert(format!("{name}.{def}"), body);
+                }
+            }
+        }
+        rebase_refs(&mut schema, name);
+        components.insert(name.to_owned(), schema);
+    }
+    let report = |description: &str| {
+        json!({
+            "description": description,
+            "headers": {
+                "Preflight-Decision": {"schema": {"enum": ["GO", "GO_WITH_CAUTION", "NO_GO"]}},
+            },
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}},
+        })
+    };
+    components.insert(
+        "Policies".to_owned(),
+        json!({
+            "type": "object",
+            "required": ["generation", "policies"],
+            "properties": {
+                "generation": {"type": "integer"},
+                "policies": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["name", "version", "sha256", "source", "enforced"],
+                    "properties": {
+                        "name": {"type": "string"}, "version": {"type": "string"},
+                        "sha256": {"type": "string"}, "source": {"type": "string"},
+                        "enforced": {"type": "boolean"},
+                    },
+                }},
+            },
+        }),
+    );
+    components.insert(
+        "Ready".to_owned(),
+        json!({
+            "type": "object",
+            "required": ["ready", "generation", "policies", "last_reload_error"],
+            "properties": {
+                "ready": {"type": "boolean"},
+                "generation": {"type": "integer"},
+                "policies": {"type": "integer"},
+                "last_reload_error": {"type": ["string", "null"]},
+            },
+        }),
+    );
+    components.insert(
+        "Reload".to_owned(),
+        json!({
+            "type": "object",
+            "required": ["reloaded", "generation"],
+            "properties": {
+                "reloaded": {"type": "boolean"},
+                "generation": {"type": "integer"},
+                "error": {"type": "string"},
+            },
+        }),
+    );
+    let bearer = json!([{"bearer": []}]);
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "preflight decision service",
+            "version": preflight_engine::HOST_VERSION,
+            "description": "POST a fact set, get the standard report (docs/serve.md).",
+        },
+        "paths": {
+            "/v1/decisions": {"post": {
+                "operationId": "decide",
+                "security": bearer,
+                "requestBody": {"required": true, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/FactSet"},
+                }}},
+                "responses": {
+                    "200": report("The decision: the standard report (NO_GO with a `policy.*` issue when a policy failed)."),
+                    "400": report("Not a JSON object: a NO_GO report (`facts.not_json`)."),
+                    "401": report("No valid bearer token."),
+                    "413": report("Over --max-body: a NO_GO report (`facts.too_large`)."),
+                    "415": report("Not `Content-Type: application/json`."),
+                    "422": report("The fact set fails the facts schema: a NO_GO report naming each pointer."),
+                    "503": {"description": "Over --max-inflight; retry after `Retry-After` seconds.",
+                            "headers": {"Retry-After": {"schema": {"type": "integer"}}}},
+                },
+            }},
+            "/v1/policies": {"get": {
+                "operationId": "policies",
+                "security": bearer,
+                "responses": {
+                    "200": {"description": "The policy set being served.",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Policies"}}}},
+                    "401": report("No valid bearer token."),
+                },
+            }},
+            "/v1/admin/reload": {"post": {
+                "operationId": "reload",
+                "security": bearer,
+                "responses": {
+                    "200": {"description": "Reloaded: the new set serves.",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Reload"}}}},
+                    "401": report("No valid bearer token."),
+                    "403": report("The service has no --token-file: the admin endpoint is closed."),
+                    "409": {"description": "The reload failed; the old set still serves.",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Reload"}}}},
+                },
+            }},
+            "/healthz": {"get": {"operationId": "health", "responses": {
+                "200": {"description": "The process runs.", "content": {"text/plain": {"schema": {"type": "string"}}}},
+            }}},
+            "/readyz": {"get": {"operationId": "ready", "responses": {
+                "200": {"description": "Policies are loaded; the last reload's error, if any.",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ready"}}}},
+            }}},
+            "/metrics": {"get": {"operationId": "metrics", "responses": {
+                "200": {"description": "Prometheus text format 0.0.4.", "content": {"text/plain": {"schema": {"type": "string"}}}},
+            }}},
+        },
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    })
+}
+
+/// `#/$defs/X` → `#/components/schemas/DOCUMENT.X`.
+fn rebase_refs(value: &mut Value, document: &str) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                if key == "$ref"
+                    && let Value::String(target) = inner
+                    && let Some(name) = target.strip_prefix("#/$defs/")
+                {
+                    *target = format!("#/components/schemas/{document}.{name}");
+                } else {
+                    rebase_refs(inner, document);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                rebase_refs(item, document);
+            }
+        }
+        _ => {}
+    }
+}
