@@ -572,3 +572,86 @@ fn the_openapi_document_is_current_and_valid() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A real Prometheus (the Debian package) scrapes `/metrics` and has the service's counters.
+#[test]
+fn a_real_prometheus_scrapes_the_service() {
+    let Some(prometheus) = binary("prometheus") else {
+        assert!(
+            std::env::var_os("PREFLIGHT_REQUIRE_PROMETHEUS").is_none(),
+            "PREFLIGHT_REQUIRE_PROMETHEUS is set but prometheus is not installed"
+        );
+        return;
+    };
+    let dir = project();
+    let server = start(dir.path(), &[]);
+    let facts = br#"{"scores": {"readiness": 7, "mvp": 7}, "security": {"gate": "PASS"}, "complexity": "low"}"#;
+    for _ in 0..3 {
+        assert_eq!(post(server.port, facts, None).0, 200);
+    }
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: preflight\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
+            server.port
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let scraper = Server {
+        child: std::process::Command::new(prometheus)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                work.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--log.level=error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        port,
+    };
+    let query = |expr: &str| -> Option<f64> {
+        let encoded: String = expr
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let (status, _, body) = http(
+            scraper.port,
+            "GET",
+            &format!("/api/v1/query?query={encoded}"),
+            &[],
+            b"",
+        )?;
+        if status != 200 {
+            return None;
+        }
+        let value: Value = serde_json::from_str(&body).ok()?;
+        value["data"]["result"][0]["value"][1]
+            .as_str()?
+            .parse()
+            .ok()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let up = query("up{job=\"preflight\"}");
+        let go = query("preflight_decisions_total{job=\"preflight\",decision=\"GO\"}");
+        if up == Some(1.0) && go == Some(3.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus did not scrape the service: up {up:?}, GO decisions {go:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let count = query("preflight_evaluation_seconds_count{job=\"preflight\"}");
+    assert_eq!(count, Some(3.0));
+}
