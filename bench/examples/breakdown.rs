@@ -1,5 +1,6 @@
 //! Where the time of one fresh-sandbox evaluation goes, stage by stage, under several engine
-//! configurations. Run: `cargo run --release --example breakdown` in `bench/`.
+//! configurations. Run: `cargo run --release --example breakdown` in `bench/`;
+//! `... --example breakdown -- compilers` compares Cranelift with Winch on the built-ins.
 
 use std::time::Instant;
 
@@ -173,7 +174,70 @@ fn judge(fuel: bool) -> f64 {
     median_us(samples)
 }
 
+/// Cranelift (optimizing) against Winch (wasmtime's baseline compiler) on the built-ins, with the
+/// sandbox's fuel and epoch settings: compile time, machine code size, and run time (the gate on
+/// the seed, fresh instance each; the judge at 3 × 10 000 samples).
+fn compilers(gate_input: &[u8]) {
+    let judge = judge_input();
+    for (label, strategy) in [("cranelift", wasmtime::Strategy::Cranelift), ("winch", wasmtime::Strategy::Winch)] {
+        let mut config = Config::new();
+        config.epoch_interruption(true).max_wasm_stack(512 << 10).consume_fuel(true).strategy(strategy);
+        let engine = match Engine::new(&config) {
+            Ok(engine) => engine,
+            Err(err) => {
+                println!("{label}: no engine with the sandbox's settings: {err}");
+                continue;
+            }
+        };
+        for (name, input) in [("preflight-gate", gate_input), ("canary-judge", judge.as_slice())] {
+            let wasm = preflight_engine::builtin::find(name).expect("builtin").wasm;
+            let mut times = Vec::new();
+            let mut size = 0;
+            for _ in 0..5 {
+                let start = Instant::now();
+                match engine.precompile_module(wasm) {
+                    Ok(code) => size = code.len(),
+                    Err(err) => {
+                        println!("{label} {name}: does not compile: {err}");
+                        break;
+                    }
+                }
+                times.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+            if times.len() < 5 {
+                continue;
+            }
+            let compile = median_us(times);
+            let sandbox = Sandbox::new(&config, wasm, Some(u64::MAX / 2));
+            let run_time = if name == "preflight-gate" {
+                format!("{:.2} µs", measure(|| {
+                    let mut store = sandbox.store();
+                    sandbox.evaluate(&mut store, input, |_| {});
+                }))
+            } else {
+                let mut samples = Vec::new();
+                for _ in 0..15 {
+                    let start = Instant::now();
+                    let mut store = sandbox.store();
+                    sandbox.evaluate(&mut store, input, |_| {});
+                    samples.push(start.elapsed().as_secs_f64() * 1e3);
+                }
+                format!("{:.2} ms", median_us(samples))
+            };
+            println!("{label:<10} {name:<15} compile {compile:>8.1} ms, machine code {:>5} KB, evaluation {run_time}", size / 1024);
+        }
+    }
+}
+
 fn main() {
+    if std::env::args().any(|arg| arg == "compilers") {
+        let facts: serde_json::Value =
+            serde_json::from_str(preflight_bench::SEED_FACTS).expect("seed facts");
+        let input = serde_json::to_vec(&serde_json::json!({"facts": facts, "settings": {"mode": "B"}}))
+            .expect("input");
+        compilers(&input);
+        return;
+    }
     let native = {
         let input = judge_input();
         let mut samples = Vec::new();

@@ -1,18 +1,37 @@
-//! Computes the sha256 of each built-in policy module (`policies/dist/*.wasm`) at build time, so
-//! a run does not hash bytes that are part of the binary. `builtin::tests` checks the digests
-//! against the embedded bytes.
+//! Build-time work on the built-in policies (`policies/dist/*.wasm`):
+//! - their sha256, so a run does not hash bytes that are part of the binary (`builtin::tests`
+//!   checks the digests against the embedded bytes);
+//! - their machine code: each is compiled here with the runtime's own engine settings
+//!   (`src/sandbox/config.rs`) for the machine the build runs on, so a first run on a fresh
+//!   machine does not compile them. At run time wasmtime checks the artifact against the
+//!   running engine and CPU (another CPU without the features it was compiled for, other
+//!   settings) and the runtime compiles from the wasm when it does not match.
+//!
+//! Cross builds (`TARGET` ≠ `HOST`) and `PREFLIGHT_PRECOMPILE=0` embed no machine code: the
+//! runtime compiles the built-ins on first use, as it does for any policy.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+#[allow(dead_code, reason = "the build uses the settings, not every constant")]
+#[path = "src/sandbox/config.rs"]
+mod config;
+
 fn main() {
     let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/dist");
     println!("cargo::rerun-if-changed={}", dist.display());
+    println!("cargo::rerun-if-changed=src/sandbox/config.rs");
+    println!("cargo::rerun-if-env-changed=PREFLIGHT_PRECOMPILE");
     let fail = |message: String| {
         println!("cargo::error={message}; run policies/build.sh to build the built-in policies");
     };
+    let Some(out_dir) = std::env::var_os("OUT_DIR") else {
+        println!("cargo::error=OUT_DIR is not set: build with cargo");
+        return;
+    };
+    let out_dir = Path::new(&out_dir);
     let entries = match std::fs::read_dir(&dist) {
         Ok(entries) => entries,
         Err(err) => return fail(format!("{}: {err}", dist.display())),
@@ -23,6 +42,7 @@ fn main() {
         .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
         .collect();
     modules.sort();
+    let engines = precompilers();
     let mut code = String::from(
         "/// sha256 of each built-in module, by name.\nconst DIGESTS: &[(&str, &str)] = &[\n",
     );
@@ -38,14 +58,61 @@ fn main() {
         };
         let digest = hex::encode(Sha256::digest(&bytes));
         let _ = writeln!(code, "    ({name:?}, {digest:?}),");
+        for (suffix, engine) in &engines {
+            let compiled = engine.precompile_module(&bytes).unwrap_or_else(|err| {
+                println!(
+                    "cargo::warning={name}: not precompiled ({err}); it is compiled on first use"
+                );
+                Vec::new()
+            });
+            let out = out_dir.join(format!("{name}{suffix}.cwasm"));
+            if let Err(err) = std::fs::write(&out, compiled) {
+                println!("cargo::error={}: {err}", out.display());
+                return;
+            }
+        }
+        // A build that precompiles nothing still gives the runtime its (empty) files.
+        for suffix in ["", ".pooled"] {
+            let out = out_dir.join(format!("{name}{suffix}.cwasm"));
+            if !out.exists()
+                && let Err(err) = std::fs::write(&out, b"")
+            {
+                println!("cargo::error={}: {err}", out.display());
+                return;
+            }
+        }
     }
     code.push_str("];\n");
-    let Some(out_dir) = std::env::var_os("OUT_DIR") else {
-        println!("cargo::error=OUT_DIR is not set: build with cargo");
-        return;
-    };
-    let out = Path::new(&out_dir).join("builtin_digests.rs");
+    let out = out_dir.join("builtin_digests.rs");
     if let Err(err) = std::fs::write(&out, code) {
         println!("cargo::error={}: {err}", out.display());
     }
+}
+
+/// The engines that compile the built-ins, by the suffix of their files: the runtime's on-demand
+/// engine (`""`) and its pooled one (`".pooled"`); none when this build is not for the machine
+/// it runs on. An engine that cannot be made here is skipped with a warning.
+fn precompilers() -> Vec<(&'static str, wasmtime::Engine)> {
+    if std::env::var_os("PREFLIGHT_PRECOMPILE").is_some_and(|v| v == "0") {
+        return Vec::new();
+    }
+    if std::env::var_os("TARGET") != std::env::var_os("HOST") {
+        println!(
+            "cargo::warning=cross build: the built-in policies are compiled on first use, not now"
+        );
+        return Vec::new();
+    }
+    [
+        ("", config::base_config()),
+        (".pooled", config::pooled_config()),
+    ]
+    .into_iter()
+    .filter_map(|(suffix, config)| match wasmtime::Engine::new(&config) {
+        Ok(engine) => Some((suffix, engine)),
+        Err(err) => {
+            println!("cargo::warning=no engine to precompile the built-in policies: {err}");
+            None
+        }
+    })
+    .collect()
 }

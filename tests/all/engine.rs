@@ -24,9 +24,34 @@ fn age(path: &Path, days: u64) {
 }
 
 #[test]
-fn the_compiled_cache_evicts_other_engines_and_the_least_recently_used() {
+fn the_compiled_cache_evicts_other_versions_and_the_least_recently_used() {
     let home = tempfile::tempdir().unwrap();
     let seed = repo().join("examples/seed/facts.json");
+    let dir = tempfile::tempdir().unwrap();
+    // Modules with enough code that their entries are about a megabyte (the cap is in MiB).
+    let module = |name: &str| {
+        let output = br#"{"decision":"GO"}"#;
+        let escaped: String = output.iter().map(|b| format!("\\{b:02x}")).collect();
+        let mut body = format!(
+            r#"(data (i32.const 1024) "{escaped}")
+               (func (export "preflight_evaluate") (param i32 i32) (result i64)
+                 (i64.or (i64.shl (i64.const 1024) (i64.const 32)) (i64.const {len})))"#,
+            len = output.len()
+        );
+        for index in 0..6000 {
+            body.push_str(&format!(
+                "(func (export \"f{index}\") (param i32) (result i32) local.get 0 i32.const {index} i32.add i32.const 7 i32.mul i32.const 3 i32.xor)"
+            ));
+        }
+        let path = dir.path().join(format!("{name}.wasm"));
+        std::fs::write(
+            &path,
+            crate::support::module(&body, Some(&crate::support::metadata(name))),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (first, second) = (module("always-go"), module("also-go"));
     let go = |extra: &[&str], max_mb: &str| {
         let (code, _, stderr) = run(preflight()
             .env("PREFLIGHT_HOME", home.path())
@@ -36,54 +61,59 @@ fn the_compiled_cache_evicts_other_engines_and_the_least_recently_used() {
             .args(extra));
         assert_eq!(code, 0, "{stderr}");
     };
-    go(&[], "512");
-    let gate = entries(home.path()).remove(0);
-    let size = std::fs::metadata(&gate).unwrap().len();
+    // The built-in gate comes compiled; a team policy is compiled and cached.
+    go(&["--policy", &first], "512");
+    let cached = entries(home.path()).remove(0);
+    let size = std::fs::metadata(&cached).unwrap().len();
     let compiled = home.path().join("compiled");
+    let name = cached.file_name().unwrap().to_string_lossy().into_owned();
+    let version = format!("{}-", env!("CARGO_PKG_VERSION"));
+    assert!(name.starts_with(&version), "{name}");
 
-    // An entry of another engine (another wasmtime or other settings), and two copies of the
-    // gate's entry that were last used long ago.
+    // An entry of another preflight version (never usable again), one of this version for
+    // another engine (the pooled one, another CPU), recently used, and two copies of the
+    // cached entry that were last used long ago.
+    std::fs::copy(&cached, compiled.join("0.0.1-old-version.cwasm")).unwrap();
     // The trailer ends `engine:<16 hex> <tag padded to 69 bytes>`.
-    let mut foreign = std::fs::read(&gate).unwrap();
-    let at = foreign.len() - 69 - 1 - 16;
-    assert_eq!(&foreign[at - 7..at], b"engine:");
-    foreign[at..at + 16].copy_from_slice(b"0000000000000000");
-    std::fs::write(compiled.join("foreign.cwasm"), &foreign).unwrap();
-    for (name, days) in [("old.cwasm", 30), ("older.cwasm", 60)] {
-        std::fs::copy(&gate, compiled.join(name)).unwrap();
-        age(&compiled.join(name), days);
+    let mut other = std::fs::read(&cached).unwrap();
+    let at = other.len() - 69 - 1 - 16;
+    assert_eq!(&other[at - 7..at], b"engine:");
+    other[at..at + 16].copy_from_slice(b"0000000000000000");
+    let other_engine = format!("{version}other-engine.cwasm");
+    std::fs::write(compiled.join(&other_engine), &other).unwrap();
+    for (name, days) in [("old", 30), ("older", 60)] {
+        let copy = compiled.join(format!("{version}{name}.cwasm"));
+        std::fs::copy(&cached, &copy).unwrap();
+        age(&copy, days);
     }
-    // A run that only loads the gate touches its entry; nothing is written, nothing evicted.
-    go(&[], "512");
-    assert_eq!(entries(home.path()).len(), 4);
+    // A run that only loads cached code touches its entry; nothing is written, nothing evicted.
+    go(&["--policy", &first], "512");
+    assert_eq!(entries(home.path()).len(), 5);
 
-    // A run that compiles a new module writes it and evicts: the foreign entry always, then the
-    // least recently used until the folder is under 3 entries' worth (a cap of 3 MiB or so).
-    let dir = tempfile::tempdir().unwrap();
-    let module = dir.path().join("go.wasm");
-    std::fs::write(
-        &module,
-        returning(
-            "always-go",
-            br#"{"decision":"GO","blocking_issues":[],"warnings":[],"details":{}}"#,
-        ),
-    )
-    .unwrap();
-    let cap_mb = (2 * size + (64 << 10)).div_ceil(1 << 20);
-    assert!(
-        cap_mb << 20 < 3 * size,
-        "the cap must not fit three entries"
+    // A run that compiles a new module writes it and evicts: the other version's entry always,
+    // then the least recently used until the folder is under 4 entries' worth.
+    let cap_mb = (3 * size + (64 << 10)).div_ceil(1 << 20);
+    assert!(cap_mb << 20 < 4 * size, "the cap must not fit four entries");
+    go(
+        &["--policy", &first, "--policy", &second],
+        &cap_mb.to_string(),
     );
-    go(&["--policy", module.to_str().unwrap()], &cap_mb.to_string());
     let left: Vec<String> = entries(home.path())
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert!(!left.contains(&"foreign.cwasm".to_owned()), "{left:?}");
-    assert!(!left.contains(&"older.cwasm".to_owned()), "{left:?}");
     assert!(
-        left.contains(&gate.file_name().unwrap().to_string_lossy().into_owned()),
-        "the recently used gate stays: {left:?}"
+        !left.contains(&"0.0.1-old-version.cwasm".to_owned()),
+        "{left:?}"
+    );
+    assert!(!left.contains(&format!("{version}older.cwasm")), "{left:?}");
+    assert!(
+        left.contains(&name),
+        "the recently used entry stays: {left:?}"
+    );
+    assert!(
+        left.contains(&other_engine),
+        "the other engine's recent entry stays: {left:?}"
     );
     let total: u64 = entries(home.path())
         .iter()
@@ -274,4 +304,24 @@ async fn an_https_policy_is_fetched_and_evaluated_inside_a_tokio_program() {
         .await
         .unwrap();
     assert_eq!(again.bytes.as_ref(), module.as_slice());
+}
+
+/// Each built-in module and its build-time machine code are in the binary once (a `const`
+/// table of them put three copies of each into a release binary).
+#[test]
+fn each_builtin_is_in_the_binary_once() {
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_preflight")).unwrap();
+    for builtin in preflight_engine::builtin::BUILTINS {
+        for (what, bytes) in [
+            ("module", builtin.wasm),
+            ("machine code", builtin.compiled),
+            ("pooled machine code", builtin.compiled_pooled),
+        ] {
+            assert!(bytes.len() > 8192, "{} {what} is missing", builtin.name);
+            // A stretch from the middle, where nothing is shared with other modules.
+            let probe = &bytes[bytes.len() / 2..bytes.len() / 2 + 4096];
+            let copies = memchr::memmem::find_iter(&binary, probe).count();
+            assert_eq!(copies, 1, "{} {what}", builtin.name);
+        }
+    }
 }

@@ -402,6 +402,7 @@ fn stable_report() -> Report {
         verbose: false,
         limits: LimitArgs::default(),
         facts_stream: None,
+        jobs: None,
         attest: Default::default(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()

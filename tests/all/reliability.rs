@@ -54,6 +54,7 @@ fn a_compiled_entry_copied_over_another_is_not_run() {
     let run_with = |home: &Path, extra: &[&str]| {
         run(preflight()
             .env("PREFLIGHT_HOME", home)
+            .env("PREFLIGHT_PRECOMPILED", "0")
             .arg("run")
             .arg("--facts")
             .arg(&facts)
@@ -83,6 +84,7 @@ fn a_compiled_entry_copied_over_another_is_not_run() {
             std::fs::write(&config, "").unwrap();
             let (code, _, stderr) = run(preflight()
                 .env("PREFLIGHT_HOME", gate_home.path())
+                .env("PREFLIGHT_PRECOMPILED", "0")
                 .current_dir(work.path())
                 .args(["policy", "lock"]));
             assert_eq!(code, 0, "{stderr}");
@@ -90,6 +92,7 @@ fn a_compiled_entry_copied_over_another_is_not_run() {
         }
         let (code, stdout, stderr) = run(preflight()
             .env("PREFLIGHT_HOME", gate_home.path())
+            .env("PREFLIGHT_PRECOMPILED", "0")
             .current_dir(work.path())
             .args(["run", "--facts", "facts.json"])
             .args(&args));
@@ -110,6 +113,7 @@ fn a_keyed_cache_refuses_entries_written_without_the_key() {
         let mut command = preflight();
         command
             .env("PREFLIGHT_HOME", home.path())
+            .env("PREFLIGHT_PRECOMPILED", "0")
             .current_dir(&seed)
             .args(["run", "--facts", "facts.json"]);
         if let Some(key) = key {
@@ -672,6 +676,7 @@ fn compilation_is_bounded() {
     let (code, stdout, stderr) = run(preflight()
         .current_dir(dir.path())
         .env("PREFLIGHT_CACHE", "off")
+        .env("PREFLIGHT_PRECOMPILED", "0")
         .args([
             "run",
             "--no-collect",

@@ -197,3 +197,79 @@ fn stream_options_are_checked() {
         "{stderr}"
     );
 }
+
+/// With several workers the reports come out in input order and equal the one-thread run's,
+/// bad and blank lines included.
+#[test]
+fn parallel_workers_keep_input_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    let mut expected = Vec::new();
+    for index in 0..1500usize {
+        match index % 97 {
+            13 => {
+                text.push_str("{\"scores\": \n");
+                expected.push(Some("NO_GO"));
+            }
+            41 => {
+                text.push('\n');
+                expected.push(None);
+            }
+            _ => {
+                let score = 2.0 + f64::from(u8::try_from(index % 9).unwrap());
+                text.push_str(&format!("{}\n", with_scores(score, score)));
+                // Mode B, medium complexity: 100 − 10·(0.5s + 0.5s + 0.2·10)/1.2 + 5.
+                let risk = 100.0 - 10.0 * (score + 2.0) / 1.2 + 5.0;
+                expected.push(Some(if risk < 50.0 {
+                    "GO"
+                } else if risk < 65.0 {
+                    "GO_WITH_CAUTION"
+                } else {
+                    "NO_GO"
+                }));
+            }
+        }
+    }
+    let stream = dir.path().join("facts.ndjson");
+    std::fs::write(&stream, &text).unwrap();
+    let comparable = |stdout: &str| -> Vec<Value> {
+        reports(stdout)
+            .into_iter()
+            .map(|mut report| {
+                for policy in report["policies"].as_array_mut().unwrap() {
+                    policy["elapsed_ms"] = 0.into();
+                }
+                report
+            })
+            .collect()
+    };
+    let mut runs = Vec::new();
+    for jobs in ["1", "4", "7"] {
+        let (code, stdout, stderr) = run(preflight()
+            .current_dir(dir.path())
+            .args(["run", "--jobs", jobs, "--facts-stream"])
+            .arg(&stream));
+        assert_eq!(code, 2, "bad lines make the run an error: {stderr}");
+        runs.push(comparable(&stdout));
+    }
+    let lines: Vec<(usize, &str)> = expected
+        .iter()
+        .enumerate()
+        .filter_map(|(index, decision)| decision.map(|d| (index + 1, d)))
+        .collect();
+    assert_eq!(runs[0].len(), lines.len());
+    for (report, (number, decision)) in runs[0].iter().zip(&lines) {
+        assert_eq!(report["decision"], *decision, "line {number}: {report}");
+        if report["blocking_issues"][0]["id"] != "facts.not_json" {
+            assert_eq!(
+                report["sources"]["facts"],
+                format!("--facts-stream {}:{number}", stream.display())
+            );
+        } else {
+            let message = report["blocking_issues"][0]["message"].as_str().unwrap();
+            assert!(message.contains(&format!("line {number}:")), "{message}");
+        }
+    }
+    assert!(runs[1] == runs[0], "4 workers changed the reports");
+    assert!(runs[2] == runs[0], "7 workers changed the reports");
+}

@@ -205,6 +205,7 @@ fn compiled_cache_is_used_and_corrupt_entries_are_recompiled() {
     let go = |home: &std::path::Path| {
         let (code, stdout, stderr) = run(preflight()
             .env("PREFLIGHT_HOME", home)
+            .env("PREFLIGHT_PRECOMPILED", "0")
             .current_dir(&seed)
             .args(["run", "--facts", "facts.json"]));
         assert_eq!(code, 0, "{stderr}");
@@ -253,6 +254,7 @@ fn compiled_cache_is_used_and_corrupt_entries_are_recompiled() {
 
     let (code, stdout, _) = run(preflight()
         .env("PREFLIGHT_HOME", home.path())
+        .env("PREFLIGHT_PRECOMPILED", "0")
         .args(["cache", "clear"]));
     assert_eq!(code, 0);
     assert!(
@@ -570,4 +572,78 @@ fn a_server_sending_an_oversized_module_is_cut_off() {
         "policy.remote_unavailable"
     );
     assert!(stderr.contains("over the 67108864-byte limit"), "{stderr}");
+}
+
+/// The `.cwasm` entries in a compiled-module cache folder.
+fn compiled_entries(home: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut entries: Vec<_> = std::fs::read_dir(home.join("compiled"))
+        .map(|dir| {
+            dir.flatten()
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == "cwasm"))
+                .collect()
+        })
+        .unwrap_or_default();
+    entries.sort();
+    entries
+}
+
+/// A first run on a fresh machine compiles nothing it ships with (the built-ins carry machine
+/// code from the build), and `policy lock` compiles a team's policy into the cache for both
+/// engines, so neither `run` nor `--facts-stream` compiles it again.
+#[test]
+fn first_runs_compile_nothing_after_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("facts.json"),
+        r#"{"scores": {"readiness": 7, "mvp": 7}, "security": {"gate": "PASS"}, "complexity": "medium"}"#,
+    )
+    .unwrap();
+    let in_project = |args: &[&str]| {
+        let (code, stdout, stderr) = run(preflight()
+            .current_dir(&project)
+            .env("PREFLIGHT_HOME", &home)
+            .args(args));
+        (code, stdout, stderr)
+    };
+
+    // The built-in gate alone, with an empty cache: GO, and nothing compiled or cached.
+    let (code, stdout, stderr) = in_project(&["run", "--no-collect", "--facts", "facts.json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, _, stderr) = in_project(&["run", "--facts-stream", "facts.json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(compiled_entries(&home), Vec::<std::path::PathBuf>::new());
+
+    // A team policy, locked: compiled once per engine, by `lock`.
+    std::fs::write(
+        project.join("team.wasm"),
+        returning("team", br#"{"decision":"GO"}"#),
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("preflight.toml"),
+        "[[policy]]\nsource = \"team.wasm\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = in_project(&["policy", "lock"]);
+    assert_eq!(code, 0, "{stderr}");
+    let locked = compiled_entries(&home);
+    assert_eq!(locked.len(), 2, "one entry per engine: {locked:?}");
+    let stamps: Vec<_> = locked
+        .iter()
+        .map(|path| std::fs::read(path).unwrap())
+        .collect();
+    let (code, stdout, stderr) =
+        in_project(&["run", "--locked", "--no-collect", "--facts", "facts.json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, _, stderr) = in_project(&["run", "--locked", "--facts-stream", "facts.json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let after = compiled_entries(&home);
+    assert_eq!(after, locked, "a run compiled the locked policy again");
+    for (path, before) in after.iter().zip(&stamps) {
+        assert_eq!(&std::fs::read(path).unwrap(), before, "{}", path.display());
+    }
 }

@@ -12,6 +12,12 @@ pub struct Builtin {
     pub wasm: &'static [u8],
     /// Lowercase hex sha256 of `wasm`, computed at build time.
     pub sha256: &'static str,
+    /// `wasm` compiled at build time for the build machine with the runtime's engine settings
+    /// (`build.rs`); empty when the build did not precompile (a cross build). Used only when
+    /// wasmtime finds it compatible with the running engine and CPU.
+    pub compiled: &'static [u8],
+    /// The same for the pooled engine ([`crate::Runtime::pooled`]), whose settings differ.
+    pub compiled_pooled: &'static [u8],
 }
 
 include!(concat!(env!("OUT_DIR"), "/builtin_digests.rs"));
@@ -27,17 +33,22 @@ const fn digest(name: &str) -> &'static str {
     ""
 }
 
-/// Every built-in policy.
-pub const BUILTINS: &[Builtin] = &[
+/// Every built-in policy. A `static`, not a `const`: a constant's bytes are copied into every
+/// codegen unit that names it, which put each module into the binary three times.
+pub static BUILTINS: &[Builtin] = &[
     Builtin {
         name: "preflight-gate",
         wasm: include_bytes!("../../../policies/dist/preflight-gate.wasm"),
         sha256: digest("preflight-gate"),
+        compiled: include_bytes!(concat!(env!("OUT_DIR"), "/preflight-gate.cwasm")),
+        compiled_pooled: include_bytes!(concat!(env!("OUT_DIR"), "/preflight-gate.pooled.cwasm")),
     },
     Builtin {
         name: "canary-judge",
         wasm: include_bytes!("../../../policies/dist/canary-judge.wasm"),
         sha256: digest("canary-judge"),
+        compiled: include_bytes!(concat!(env!("OUT_DIR"), "/canary-judge.cwasm")),
+        compiled_pooled: include_bytes!(concat!(env!("OUT_DIR"), "/canary-judge.pooled.cwasm")),
     },
 ];
 

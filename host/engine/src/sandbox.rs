@@ -10,13 +10,18 @@ pub mod metadata;
 pub mod output;
 mod precheck;
 
+// The engine settings, shared with `build.rs`, which compiles the built-in policies with them.
+mod config;
+pub use config::POOL_SLOTS;
+use config::{base_config, pooled_config};
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use preflight_sdk::PolicyMetadata;
 use preflight_sdk::abi::{self as contract, Level};
 use sha2::{Digest, Sha256};
-use wasmtime::{Config, Engine, ExternType, InstancePre, Linker, Module, Store, Trap, ValType};
+use wasmtime::{Engine, ExternType, InstancePre, Linker, Module, Store, Trap, ValType};
 
 pub use abi::LogLine;
 pub use error::PolicyError;
@@ -71,6 +76,8 @@ pub struct Runtime {
     engine: Engine,
     linker: Arc<Linker<GuestState>>,
     limits: Limits,
+    /// Whether `engine` is the pooled one (its machine code differs).
+    pooled: bool,
     #[cfg(feature = "cache")]
     cache: Option<cache::Cache>,
     /// Modules compiled or loaded in this process, by sha256: the same bytes under several
@@ -97,9 +104,26 @@ pub struct Policy {
     pub source: String,
     /// Module size in bytes.
     pub size: usize,
+    /// Where its machine code came from.
+    pub origin: CodeOrigin,
     pre: InstancePre<GuestState>,
     settings: Option<Arc<jsonschema::Validator>>,
     custom: Arc<Vec<CustomCheck>>,
+}
+
+/// Where a loaded policy's machine code came from: a first run on a fresh machine should compile
+/// nothing it ships with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CodeOrigin {
+    /// Compiled into the binary at build time (a built-in policy).
+    Precompiled,
+    /// The compiled-module cache.
+    Cache,
+    /// Compiled by this load.
+    Compiled,
+    /// Already loaded by this runtime for another policy with the same bytes.
+    Shared,
 }
 
 /// A custom fact section a policy declares, with its schema compiled.
@@ -252,8 +276,13 @@ impl Runtime {
     /// # Errors
     /// When wasmtime cannot be configured on this machine.
     pub fn pooled(limits: Limits) -> Result<Runtime, PolicyError> {
-        let engine = Engine::new(&pooled_config()).or_else(|_| Engine::new(&base_config()));
-        Runtime::with_engine(limits, engine)
+        match Engine::new(&pooled_config()) {
+            Ok(engine) => Runtime::with_engine(limits, Ok(engine)).map(|mut runtime| {
+                runtime.pooled = true;
+                runtime
+            }),
+            Err(_) => Runtime::new(limits),
+        }
     }
 
     fn with_engine(
@@ -272,6 +301,7 @@ impl Runtime {
             engine,
             linker: Arc::new(linker),
             limits,
+            pooled: false,
             #[cfg(feature = "cache")]
             cache: None,
             modules: Arc::default(),
@@ -305,10 +335,14 @@ impl Runtime {
     /// The [`PolicyError`] load variants.
     #[cfg(feature = "builtins")]
     pub fn load_builtin(&self, builtin: &crate::builtin::Builtin) -> Result<Policy, PolicyError> {
-        self.load_hashed(
-            &format!("builtin:{}", builtin.name),
+        let source = format!("builtin:{}", builtin.name);
+        let metadata = metadata::read(&source, builtin.wasm)?;
+        self.load_with(
+            &source,
             builtin.wasm,
             builtin.sha256.to_owned(),
+            metadata,
+            self.machine_code(builtin),
         )
     }
 
@@ -323,7 +357,7 @@ impl Runtime {
         sha256: String,
     ) -> Result<Policy, PolicyError> {
         let metadata = metadata::read(source, bytes)?;
-        self.load_with(source, bytes, sha256, metadata)
+        self.load_with(source, bytes, sha256, metadata, &[])
     }
 
     /// Loads a module whose pins [`crate::pin::verify`] has checked: its sha256 and metadata
@@ -337,7 +371,7 @@ impl Runtime {
         bytes: &[u8],
         verified: crate::pin::Verified,
     ) -> Result<Policy, PolicyError> {
-        self.load_with(source, bytes, verified.sha256, verified.metadata)
+        self.load_with(source, bytes, verified.sha256, verified.metadata, &[])
     }
 
     fn load_with(
@@ -346,35 +380,49 @@ impl Runtime {
         bytes: &[u8],
         sha256: String,
         metadata: PolicyMetadata,
+        precompiled: &[u8],
     ) -> Result<Policy, PolicyError> {
         let known = self
             .modules
             .lock()
             .ok()
             .and_then(|modules| modules.get(&sha256).cloned());
-        let module = match known {
-            Some(module) => module,
+        let (module, origin) = match known {
+            Some(module) => (module, CodeOrigin::Shared),
             None => {
                 // Everything that can be checked on the bytes is, before anything is compiled
                 // or loaded from the cache.
                 precheck::check(source, bytes, &self.limits)?;
-                let (module, compiled) = match self.cached(&sha256) {
-                    Some(module) => (module, false),
-                    None => (
+                // A built-in's bytes, however they were named (`builtin:NAME`, or pinned in a
+                // lock), come with their machine code.
+                #[cfg(feature = "builtins")]
+                let precompiled = match precompiled {
+                    [] => crate::builtin::BUILTINS
+                        .iter()
+                        .find(|builtin| builtin.wasm == bytes)
+                        .map_or(precompiled, |builtin| self.machine_code(builtin)),
+                    given => given,
+                };
+                let (module, origin) = if let Some(module) = self.precompiled(precompiled) {
+                    (module, CodeOrigin::Precompiled)
+                } else if let Some(module) = self.cached(&sha256) {
+                    (module, CodeOrigin::Cache)
+                } else {
+                    (
                         compile_within(&self.engine, source, bytes, &self.limits)?,
-                        true,
-                    ),
+                        CodeOrigin::Compiled,
+                    )
                 };
                 check_imports(source, &module)?;
                 check_exports(source, &module)?;
                 // Only a module that passed every check is cached.
-                if compiled {
+                if origin == CodeOrigin::Compiled {
                     self.store(&sha256, &module);
                 }
                 if let Ok(mut modules) = self.modules.lock() {
                     modules.insert(sha256.clone(), module.clone());
                 }
-                module
+                (module, origin)
             }
         };
         let pre =
@@ -420,10 +468,36 @@ impl Runtime {
             sha256,
             source: source.to_owned(),
             size: bytes.len(),
+            origin,
             pre,
             settings,
             custom: Arc::new(custom),
         })
+    }
+
+    /// A built-in's build-time machine code for this runtime's engine.
+    #[cfg(feature = "builtins")]
+    fn machine_code(&self, builtin: &crate::builtin::Builtin) -> &'static [u8] {
+        if self.pooled {
+            builtin.compiled_pooled
+        } else {
+            builtin.compiled
+        }
+    }
+
+    /// The module from machine code compiled into the binary at build time, when wasmtime finds
+    /// it compatible with this engine and CPU; `None` (compile instead) otherwise.
+    fn precompiled(&self, compiled: &[u8]) -> Option<Module> {
+        if compiled.is_empty()
+            || std::env::var_os("PREFLIGHT_PRECOMPILED").is_some_and(|v| v == "0")
+        {
+            return None;
+        }
+        // SAFETY: `compiled` is only ever what `build.rs` wrote with wasmtime's
+        // `precompile_module`, embedded in this binary (as trusted as the binary's own code).
+        // wasmtime checks its version, settings and CPU features against this engine and refuses
+        // it when they differ.
+        unsafe { Module::deserialize(&self.engine, compiled) }.ok()
     }
 
     #[cfg(feature = "cache")]
@@ -659,49 +733,6 @@ fn backtrace(err: &wasmtime::Error) -> String {
     text
 }
 
-/// Engine settings every configuration shares.
-fn base_config() -> Config {
-    let mut config = Config::new();
-    config
-        .consume_fuel(true)
-        .epoch_interruption(true)
-        .max_wasm_stack(512 << 10)
-        .wasm_multi_memory(false)
-        .wasm_memory64(false);
-    config
-}
-
-/// Instance slots in the pool: evaluations that can be alive at once in one process.
-const POOL_SLOTS: u32 = 64;
-
-/// Bytes at the start of a linear memory that stay mapped between evaluations and are zeroed
-/// (and the module's data copied back) in place, instead of being unmapped and faulting in
-/// again. The built-in policies fit in it whole (128 KiB stack, data, first heap pages). On
-/// Linux 6.7 and later only the pages an evaluation wrote are reset (`PAGEMAP_SCAN`).
-const KEEP_RESIDENT: usize = 256 << 10;
-
-/// The pooling allocator: memory slots are reserved once per process and reused, the first
-/// [`KEEP_RESIDENT`] bytes stay mapped. A fresh evaluation then costs no `mmap`/`munmap` and,
-/// for a small module, no page faults; nothing carries over, since each slot is reset to the
-/// module's initial image before reuse. Slots span the whole 32-bit space (address space only),
-/// so whatever a module asks for, the memory cap is decided by the limiter, as without a pool.
-fn pooled_config() -> Config {
-    let mut pool = wasmtime::PoolingAllocationConfig::default();
-    pool.total_core_instances(POOL_SLOTS)
-        .total_memories(POOL_SLOTS)
-        .total_tables(POOL_SLOTS)
-        .total_component_instances(0)
-        .max_memory_size(1 << 32)
-        .table_elements(limits::MAX_TABLE_ELEMENTS)
-        .max_core_instance_size(4 << 20)
-        .linear_memory_keep_resident(KEEP_RESIDENT)
-        .table_keep_resident(KEEP_RESIDENT)
-        .pagemap_scan(wasmtime::Enabled::Auto);
-    let mut config = base_config();
-    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
-    config
-}
-
 /// Ticks the engine's epoch so deadlines fire; stops when the engine is dropped.
 fn start_epoch_clock(engine: &Engine) {
     let weak = engine.weak();
@@ -858,5 +889,81 @@ fn describe(ty: &ExternType) -> String {
         ExternType::Global(_) => "a global".to_owned(),
         ExternType::Table(_) => "a table".to_owned(),
         ExternType::Tag(_) => "a tag".to_owned(),
+    }
+}
+
+#[cfg(all(test, feature = "builtins"))]
+mod tests {
+    use super::*;
+    use crate::builtin::BUILTINS;
+
+    /// The build-time machine code of every built-in is what both engines the runtime makes
+    /// load: a fresh process compiles nothing it ships with.
+    #[test]
+    fn builtins_load_precompiled_in_both_engines() {
+        for runtime in [
+            Runtime::new(Limits::default()).unwrap(),
+            Runtime::pooled(Limits::default()).unwrap(),
+        ] {
+            for builtin in BUILTINS {
+                assert!(
+                    !builtin.compiled.is_empty(),
+                    "{} not precompiled",
+                    builtin.name
+                );
+                let policy = runtime.load_builtin(builtin).unwrap();
+                assert_eq!(policy.origin, CodeOrigin::Precompiled, "{}", builtin.name);
+                // Loaded again in the same runtime: the module is shared, not loaded twice.
+                let again = runtime.load_builtin(builtin).unwrap();
+                assert_eq!(again.origin, CodeOrigin::Shared);
+            }
+        }
+    }
+
+    /// Machine code that does not match the running engine (compiled with other settings, or
+    /// damaged) is refused by wasmtime, and the built-in is compiled from its wasm instead; the
+    /// result evaluates like the precompiled one.
+    #[test]
+    fn mismatched_machine_code_falls_back_to_compiling() {
+        let gate = crate::builtin::find(crate::builtin::GATE).unwrap();
+        // Another engine's artifact: fuel metering off changes the code and the settings hash.
+        let mut other = base_config();
+        other.consume_fuel(false);
+        let foreign = Engine::new(&other)
+            .unwrap()
+            .precompile_module(gate.wasm)
+            .unwrap();
+        let mut damaged = gate.compiled.to_vec();
+        damaged.truncate(damaged.len() / 2);
+        let garbage = vec![0x7f; 4096];
+        let input = br#"{"facts":{"scores":{"readiness":7,"mvp":7},"security":{"gate":"PASS"},"complexity":"medium"},"settings":{}}"#;
+        let runtime = Runtime::new(Limits::default()).unwrap();
+        let reference = runtime.load_builtin(gate).unwrap();
+        let expected = runtime.evaluate(&reference, input).unwrap();
+        for compiled in [foreign, damaged, garbage] {
+            let leaked: &'static [u8] = Box::leak(compiled.into_boxed_slice());
+            let builtin = crate::builtin::Builtin {
+                compiled: leaked,
+                compiled_pooled: leaked,
+                ..*gate
+            };
+            // A runtime of its own, so the module is not shared from the first load.
+            let runtime = Runtime::new(Limits::default()).unwrap();
+            let policy = runtime.load_builtin(&builtin).unwrap();
+            assert_eq!(policy.origin, CodeOrigin::Compiled);
+            let evaluation = runtime.evaluate(&policy, input).unwrap();
+            assert_eq!(evaluation.output, expected.output);
+        }
+        // The on-demand engine's machine code (guard pages) in the pooled engine (bounds checked
+        // in code): refused, compiled.
+        let crossed = crate::builtin::Builtin {
+            compiled_pooled: gate.compiled,
+            ..*gate
+        };
+        let pooled = Runtime::pooled(Limits::default()).unwrap();
+        let policy = pooled.load_builtin(&crossed).unwrap();
+        assert_eq!(policy.origin, CodeOrigin::Compiled);
+        let evaluation = pooled.evaluate(&policy, input).unwrap();
+        assert_eq!(evaluation.output, expected.output);
     }
 }

@@ -124,6 +124,33 @@ pub fn policy(rt: &tokio::runtime::Runtime, args: &PolicyArgs) -> ExitCode {
     }
 }
 
+/// The engines a run (on-demand) and `--facts-stream` and `serve` (pooled) evaluate with, each
+/// with the compiled-module cache: a module `lock` or `pull` loads into both is compiled into the
+/// cache for both, so the runs after them load machine code and compile nothing.
+fn compilers() -> Result<[preflight_engine::Runtime; 2], String> {
+    let limits = crate::limits::LimitArgs::default();
+    Ok([
+        crate::commands::run::runtime(&limits, false).map_err(|err| err.to_string())?,
+        crate::commands::run::runtime(&limits, true).map_err(|err| err.to_string())?,
+    ])
+}
+
+/// Loads a checked module into every runtime (compiling it into the cache where it is not
+/// there yet); the first runtime's policy, for the settings check.
+fn compile(
+    runtimes: &[preflight_engine::Runtime; 2],
+    source: &str,
+    checked: &crate::load::Checked,
+) -> Result<preflight_engine::Policy, String> {
+    let [on_demand, pooled] = runtimes;
+    pooled
+        .load_verified(source, &checked.module.bytes, checked.verified.clone())
+        .map_err(|err| err.to_string())?;
+    on_demand
+        .load_verified(source, &checked.module.bytes, checked.verified.clone())
+        .map_err(|err| err.to_string())
+}
+
 /// Resolves every configured policy afresh (ignoring the old lock), checks each against its
 /// pins and its settings schema, and writes `preflight.lock` only when all of them pass.
 async fn lock_policies(fetcher: &Fetcher, config_path: Option<PathBuf>) -> Result<String, String> {
@@ -139,17 +166,14 @@ async fn lock_policies(fetcher: &Fetcher, config_path: Option<PathBuf>) -> Resul
         policies: Vec::new(),
     };
     let mut out = String::new();
-    let runtime = preflight_engine::Runtime::new(preflight_engine::Limits::default())
-        .map_err(|err| err.to_string())?;
+    let runtimes = compilers()?;
     for spec in &plan.specs {
         let source = spec.source.lock_key(&plan.base);
         let checked = crate::load::check(fetcher, spec, crate::load::Fetch::Fresh)
             .await
             .map_err(|err| err.to_string())?;
         // The settings the config gives must match the policy's settings schema.
-        let policy = runtime
-            .load_verified(&source, &checked.module.bytes, checked.verified.clone())
-            .map_err(|err| err.to_string())?;
+        let policy = compile(&runtimes, &source, &checked)?;
         policy.check_settings(&spec.settings)?;
         let meta = checked.verified.metadata;
         let sha256 = checked.verified.sha256;
@@ -215,6 +239,7 @@ async fn pull(fetcher: &Fetcher, config_path: Option<PathBuf>) -> Result<String,
         ..InputArgs::default()
     };
     let plan = inputs::plan(&args).map_err(|err| err.to_string())?;
+    let runtimes = compilers()?;
     let mut out = String::new();
     for spec in plan.specs.iter().filter(|spec| spec.source.is_remote()) {
         let url = spec.source.to_string();
@@ -227,6 +252,7 @@ async fn pull(fetcher: &Fetcher, config_path: Option<PathBuf>) -> Result<String,
         let checked = crate::load::check(fetcher, spec, crate::load::Fetch::Pinned)
             .await
             .map_err(|err| format!("{err}; nothing was stored"))?;
+        compile(&runtimes, &url, &checked)?;
         let verb = if present { "present" } else { "pulled" };
         let _ = writeln!(out, "{verb} {url} sha256:{}", checked.verified.sha256);
     }

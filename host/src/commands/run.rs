@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// JSON report per line, in input order: each as `--no-collect --facts LINE` would give.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["facts", "fact"])]
     pub facts_stream: Option<PathBuf>,
+    /// Threads that evaluate `--facts-stream` lines (default: the machine's available
+    /// parallelism, at most 64). Reports stay in input order.
+    #[arg(long, value_name = "N", requires = "facts_stream")]
+    pub jobs: Option<std::num::NonZeroUsize>,
     /// Signed decision record.
     #[command(flatten)]
     pub attest: AttestArgs,

@@ -150,6 +150,43 @@ struct Tally {
     errors: usize,
 }
 
+/// Lines handed to a worker at a time: enough to make the hand-over cheap, few enough to keep
+/// every worker busy near the end of a stream.
+const CHUNK: usize = 32;
+
+/// Chunks read ahead of the oldest one not yet written, per worker. This bounds memory whatever
+/// the stream's length, and whatever one slow line holds up: the reader waits instead.
+const WINDOW_PER_JOB: usize = 8;
+
+/// Lines in input order, numbered from `first`; a line is `Err` when it could not be taken
+/// whole (over the size cap).
+struct Chunk {
+    index: usize,
+    first: usize,
+    lines: Vec<Result<Vec<u8>, usize>>,
+}
+
+/// One line's result: its report (serialized, newline-terminated) and what it counts as.
+enum Done {
+    Blank,
+    Report {
+        json: Vec<u8>,
+        exit: ExitCode,
+        decision: usize,
+        invalid: bool,
+    },
+}
+
+/// The number of worker threads: `--jobs`, else the machine's available parallelism, at most
+/// the sandbox pool's slots.
+pub fn jobs(requested: Option<std::num::NonZeroUsize>) -> usize {
+    let slots = usize::try_from(preflight_engine::sandbox::POOL_SLOTS).unwrap_or(1);
+    requested
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, usize::from)
+        .clamp(1, slots)
+}
+
 fn evaluate_stream(
     rt: &tokio::runtime::Runtime,
     args: &RunArgs,
@@ -193,86 +230,162 @@ fn evaluate_stream(
             return ExitCode::Error;
         }
     };
-    let reporting = Reporting {
-        dry_run: args.dry_run,
-        verbose: args.verbose,
+    let line = Line {
+        runtime: &runtime,
+        entries: &entries,
+        plan: &plan,
+        reporting: Reporting {
+            dry_run: args.dry_run,
+            verbose: args.verbose,
+        },
+        name: stream.display().to_string(),
+        cap: usize::try_from(InputKind::StreamLine.cap()).unwrap_or(usize::MAX),
     };
+    let jobs = jobs(args.jobs);
+    let window = jobs * WINDOW_PER_JOB;
 
-    let name = stream.display().to_string();
-    let cap = usize::try_from(InputKind::StreamLine.cap()).unwrap_or(usize::MAX);
     let mut worst = ExitCode::Go;
     let mut tally = Tally::default();
-    let mut line = Vec::new();
-    let mut number = 0usize;
-    loop {
-        let fits = match files::read_line(&mut reader, &mut line, cap) {
-            Ok(Some(fits)) => fits,
-            Ok(None) => break,
-            Err(err) => {
-                let message = format!("`{name}` line {}: {err}", number + 1);
-                diagnostic::error(&message);
-                worst = ExitCode::Error;
-                let _ = give_up(out, IssueId::FactsUnreadable, message);
+    let mut failure: Option<String> = None;
+    let mut write_failed = false;
+    let (work, queue) = std::sync::mpsc::channel::<Chunk>();
+    let (report, results) = std::sync::mpsc::channel::<(usize, Vec<Done>)>();
+    let queue = std::sync::Mutex::new(queue);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let (queue, report, line) = (&queue, report.clone(), &line);
+            scope.spawn(move || {
+                loop {
+                    // The lock is held only to take the next chunk.
+                    let next = queue.lock().ok().and_then(|queue| queue.recv().ok());
+                    let Some(chunk) = next else { return };
+                    let done = chunk
+                        .lines
+                        .iter()
+                        .enumerate()
+                        .map(|(offset, text)| line.evaluate(text, chunk.first + offset))
+                        .collect();
+                    if report.send((chunk.index, done)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(report);
+
+        // The reader and the writer share this thread: stdin and stdout stay where they are.
+        let mut pending = std::collections::BTreeMap::<usize, Vec<Done>>::new();
+        let (mut sent, mut written, mut number) = (0usize, 0usize, 0usize);
+        let mut write_ready = |pending: &mut std::collections::BTreeMap<usize, Vec<Done>>,
+                               written: &mut usize|
+         -> bool {
+            while let Some(done) = pending.remove(&*written) {
+                *written += 1;
+                for done in done {
+                    let Done::Report {
+                        json,
+                        exit,
+                        decision,
+                        invalid,
+                    } = done
+                    else {
+                        tally.blank += 1;
+                        continue;
+                    };
+                    tally.invalid += usize::from(invalid);
+                    match exit {
+                        ExitCode::Error => tally.errors += 1,
+                        _ => tally.decisions[decision] += 1,
+                    }
+                    worst = worst.worst(exit);
+                    if let Err(err) = out.write_all(&json) {
+                        diagnostic::error(&format!("cannot write the reports: {err}"));
+                        return false;
+                    }
+                }
+            }
+            true
+        };
+        let mut buffer = Vec::new();
+        'read: loop {
+            // Wait for the oldest chunks while the window is full.
+            while sent - written >= window {
+                let Ok((index, done)) = results.recv() else {
+                    break 'read;
+                };
+                pending.insert(index, done);
+                if !write_ready(&mut pending, &mut written) {
+                    write_failed = true;
+                    break 'read;
+                }
+            }
+            let mut lines = Vec::with_capacity(CHUNK);
+            let first = number + 1;
+            while lines.len() < CHUNK {
+                match files::read_line(&mut reader, &mut buffer, line.cap) {
+                    Ok(Some(fits)) => {
+                        number += 1;
+                        lines.push(if fits {
+                            Ok(std::mem::take(&mut buffer))
+                        } else {
+                            Err(buffer.len())
+                        });
+                    }
+                    Ok(None) => break,
+                    Err(err) => {
+                        failure = Some(format!("`{}` line {}: {err}", line.name, number + 1));
+                        break;
+                    }
+                }
+            }
+            tally.lines += lines.len();
+            let last = lines.len() < CHUNK || failure.is_some();
+            if !lines.is_empty() {
+                if work
+                    .send(Chunk {
+                        index: sent,
+                        first,
+                        lines,
+                    })
+                    .is_err()
+                {
+                    break;
+                }
+                sent += 1;
+            }
+            while let Ok((index, done)) = results.try_recv() {
+                pending.insert(index, done);
+            }
+            if !write_ready(&mut pending, &mut written) {
+                write_failed = true;
                 break;
             }
-        };
-        number += 1;
-        tally.lines += 1;
-        let text = if fits {
-            std::str::from_utf8(&line).map_err(|err| {
-                (
-                    IssueId::FactsNotJson,
-                    format!(
-                        "not UTF-8 (invalid byte at column {})",
-                        err.valid_up_to() + 1
-                    ),
-                )
-            })
-        } else {
-            Err((
-                IssueId::FactsTooLarge,
-                format!("the line is over the {cap}-byte limit for fact stream lines"),
-            ))
-        };
-        if matches!(&text, Ok(text) if text.trim().is_empty()) {
-            tally.blank += 1;
-            continue;
-        }
-        let outcome = text.and_then(|text| {
-            evaluate_line(&runtime, &entries, &plan, &reporting, text, number).map(|mut outcome| {
-                outcome.report.sources.insert(
-                    "facts".to_owned(),
-                    format!("--facts-stream {name}:{number}"),
-                );
-                outcome
-            })
-        });
-        let (report, exit) = match outcome {
-            Ok(outcome) => (outcome.report, outcome.exit),
-            Err((id, message)) => {
-                tally.invalid += 1;
-                let message = format!("`{name}` line {number}: {message}");
-                diagnostic::error(&message);
-                let mut report = failed_report(id, message);
-                report.dry_run = args.dry_run;
-                (report, ExitCode::Error)
+            if last {
+                break;
             }
-        };
-        match exit {
-            ExitCode::Error => tally.errors += 1,
-            _ => tally.decisions[report.decision as usize] += 1,
         }
-        worst = worst.worst(exit);
-        if let Err(err) = write_line(out, &report) {
-            diagnostic::error(&format!("cannot write the report of line {number}: {err}"));
-            return ExitCode::Error;
+        // No more work: the workers finish what they hold and stop.
+        drop(work);
+        while !write_failed && written < sent {
+            let Ok((index, done)) = results.recv() else {
+                break;
+            };
+            pending.insert(index, done);
+            write_failed = !write_ready(&mut pending, &mut written);
         }
+    });
+    if write_failed {
+        return ExitCode::Error;
+    }
+    if let Some(message) = failure {
+        diagnostic::error(&message);
+        worst = give_up(out, IssueId::FactsUnreadable, message);
     }
     let fact_sets = tally.lines - tally.blank;
     eprintln!(
         "preflight: {} line(s) from `{}`: {fact_sets} fact set(s) — {} GO, {} GO_WITH_CAUTION, {} NO_GO, {} error(s) ({} not a fact set); {} blank line(s) skipped",
         tally.lines,
-        preflight_report::escape::control(&name),
+        preflight_report::escape::control(&line.name),
         tally.decisions[0],
         tally.decisions[1],
         tally.decisions[2],
@@ -281,11 +394,95 @@ fn evaluate_stream(
         tally.blank,
     );
     if fact_sets == 0 {
-        let message = format!("the fact stream `{name}` has no fact sets");
+        let message = format!("the fact stream `{}` has no fact sets", line.name);
         diagnostic::error(&message);
         return give_up(out, IssueId::FactsEmptyStream, message);
     }
     worst
+}
+
+/// What every worker evaluates lines with.
+struct Line<'a> {
+    runtime: &'a Runtime,
+    entries: &'a [PolicyEntry],
+    plan: &'a Plan,
+    reporting: Reporting,
+    name: String,
+    cap: usize,
+}
+
+impl Line<'_> {
+    /// One line of the stream (`Err(length)`: over the cap), as its report line.
+    fn evaluate(&self, line: &Result<Vec<u8>, usize>, number: usize) -> Done {
+        let text = match line {
+            Ok(bytes) => std::str::from_utf8(bytes).map_err(|err| {
+                (
+                    IssueId::FactsNotJson,
+                    format!(
+                        "not UTF-8 (invalid byte at column {})",
+                        err.valid_up_to() + 1
+                    ),
+                )
+            }),
+            Err(_) => Err((
+                IssueId::FactsTooLarge,
+                format!(
+                    "the line is over the {}-byte limit for fact stream lines",
+                    self.cap
+                ),
+            )),
+        };
+        if matches!(&text, Ok(text) if text.trim().is_empty()) {
+            return Done::Blank;
+        }
+        let outcome = text.and_then(|text| {
+            evaluate_line(
+                self.runtime,
+                self.entries,
+                self.plan,
+                &self.reporting,
+                text,
+                number,
+            )
+            .map(|mut outcome| {
+                outcome.report.sources.insert(
+                    "facts".to_owned(),
+                    format!("--facts-stream {}:{number}", self.name),
+                );
+                outcome
+            })
+        });
+        let (report, exit, invalid) = match outcome {
+            Ok(outcome) => (outcome.report, outcome.exit, false),
+            Err((id, message)) => {
+                let message = format!("`{}` line {number}: {message}", self.name);
+                diagnostic::error(&message);
+                let mut report = failed_report(id, message);
+                report.dry_run = self.reporting.dry_run;
+                (report, ExitCode::Error, true)
+            }
+        };
+        let decision = report.decision as usize;
+        let (mut json, exit, decision) = match serde_json::to_vec(&report) {
+            Ok(json) => (json, exit, decision),
+            // A report always serializes; if one ever did not, its line still fails closed.
+            Err(err) => {
+                let report = failed_report(
+                    IssueId::FactsUnreadable,
+                    format!("line {number}: the report could not be written: {err}"),
+                );
+                let json = serde_json::to_vec(&report).unwrap_or_default();
+                (json, ExitCode::Error, report.decision as usize)
+            }
+        };
+        json.push(b'\n');
+        Done::Report {
+            json,
+            exit,
+            decision,
+            invalid,
+        }
+    }
 }
 
 /// One line through every loaded policy; `Err((id, message))` when it is not a fact set.

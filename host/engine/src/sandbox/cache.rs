@@ -155,7 +155,8 @@ impl Cache {
             module_sha256.to_ascii_lowercase(),
             env!("CARGO_PKG_VERSION"),
         ));
-        self.dir.join(format!("{}.cwasm", hex::encode(key)))
+        self.dir
+            .join(format!("{}{}.cwasm", version_prefix(), hex::encode(key)))
     }
 
     /// The compiled module for `module_sha256`, when the cache holds a sound entry for it and
@@ -181,18 +182,20 @@ impl Cache {
                 .write(&path, &serialized, module_sha256, engine_hash)
                 .is_ok()
         {
-            self.evict(engine_hash, &path);
+            self.evict(&path);
         }
     }
 
-    /// Removes entries written by another engine (another wasmtime version or other compiler
-    /// settings: they can never be used again), then the least recently used entries until the
-    /// folder is under its cap. `keep` (the entry just written) stays.
-    fn evict(&self, engine_hash: u64, keep: &Path) {
+    /// Removes entries written by another version of preflight (they can never be used again),
+    /// then the least recently used entries until the folder is under its cap. `keep` (the entry
+    /// just written) stays. Entries of this version for another engine stay until they are the
+    /// least recently used: a run and a stream use two engines with different settings, and the
+    /// one cache serves both.
+    fn evict(&self, keep: &Path) {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
             return;
         };
-        let current = format!("engine:{engine_hash:016x}");
+        let current = version_prefix();
         let mut live: Vec<(std::time::SystemTime, u64, PathBuf)> = Vec::new();
         for entry in entries.flatten() {
             let path = entry.path();
@@ -205,7 +208,8 @@ impl Cache {
             if !metadata.is_file() {
                 continue;
             }
-            if trailer(&path).is_some_and(|trailer| !trailer.contains(&current)) {
+            let name = entry.file_name();
+            if !name.to_string_lossy().starts_with(&current) {
                 let _ = std::fs::remove_file(&path);
                 continue;
             }
@@ -308,17 +312,9 @@ impl Cache {
     }
 }
 
-/// The trailer of an entry (its last bytes), when it has ours.
-fn trailer(path: &Path) -> Option<String> {
-    use std::io::{Read as _, Seek as _, SeekFrom};
-    let mut file = std::fs::File::open(path).ok()?;
-    let len = (TRAILER.len() + BINDING_LEN + TAG_LEN) as i64;
-    file.seek(SeekFrom::End(-len)).ok()?;
-    let mut bytes = Vec::new();
-    file.take(len as u64).read_to_end(&mut bytes).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    text.starts_with("\npreflight-compiled-module ")
-        .then_some(text)
+/// How the names of this version's entries start.
+fn version_prefix() -> String {
+    format!("{}-", env!("CARGO_PKG_VERSION"))
 }
 
 /// The engine's compatibility hash: the wasmtime version, target and compiler settings.

@@ -70,7 +70,7 @@ impl Limiter {
 }
 
 /// Table elements a policy may have.
-pub(super) const MAX_TABLE_ELEMENTS: usize = 100_000;
+pub(super) use super::config::MAX_TABLE_ELEMENTS;
 
 impl wasmtime::ResourceLimiter for Limiter {
     fn memory_growing(

@@ -1,0 +1,68 @@
+//! The wasmtime settings of the sandbox. `build.rs` includes this file too, to compile the
+//! built-in policies at build time with exactly the settings the runtime deserializes them with
+//! (wasmtime refuses a compiled module whose settings differ, and the runtime then compiles).
+
+use wasmtime::Config;
+
+/// The most elements a table may hold (checked by the limiter, and the pool's slot size).
+pub const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+/// Engine settings every configuration shares, and the on-demand engine's.
+///
+/// The on-demand engine copies a module's data into each fresh memory instead of mapping a
+/// copy-on-write image (`memory_init_cow(false)`): one evaluation per module gains nothing from an
+/// image, and a module that is not loaded from a cache file would need the image written to a
+/// `memfd` first, which fails where writing files is limited (`ulimit -f`) and would fail every
+/// policy closed there.
+pub fn base_config() -> Config {
+    let mut config = Config::new();
+    config
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .max_wasm_stack(512 << 10)
+        .wasm_multi_memory(false)
+        .wasm_memory64(false)
+        .memory_init_cow(false);
+    config
+}
+
+/// Instance slots in the pool: evaluations that can be alive at once in one process.
+pub const POOL_SLOTS: u32 = 64;
+
+/// Bytes at the start of a linear memory that stay mapped between evaluations and are zeroed
+/// (and the module's data copied back) in place, instead of being unmapped and faulting in
+/// again. The built-in policies fit in it whole (128 KiB stack, data, first heap pages). On
+/// Linux 6.7 and later only the pages an evaluation wrote are reset (`PAGEMAP_SCAN`).
+const KEEP_RESIDENT: usize = 256 << 10;
+
+/// The pooling allocator: memory slots are reserved once per process and reused, the first
+/// [`KEEP_RESIDENT`] bytes stay mapped. A fresh evaluation then costs no `mmap`/`munmap` and,
+/// for a small module, no page faults; nothing carries over, since each slot is reset to the
+/// module's initial image before reuse. Slots span the whole 32-bit space (address space only),
+/// so whatever a module asks for, the memory cap is decided by the limiter, as without a pool.
+///
+/// Bounds are checked by the compiled code, not by guard pages (`signals_based_traps(false)`, no
+/// guard): a slot's memory then stays read/write between evaluations, where with guard pages
+/// every evaluation that grows its memory costs two `mprotect` calls, and each of those
+/// interrupts every other core running an evaluation (a TLB shootdown). With two workers that
+/// turned a second core into 8% more fact sets per second; without them, 1.9× (docs/performance.md).
+pub fn pooled_config() -> Config {
+    let mut pool = wasmtime::PoolingAllocationConfig::default();
+    pool.total_core_instances(POOL_SLOTS)
+        .total_memories(POOL_SLOTS)
+        .total_tables(POOL_SLOTS)
+        .total_component_instances(0)
+        .max_memory_size(1 << 32)
+        .table_elements(MAX_TABLE_ELEMENTS)
+        .max_core_instance_size(4 << 20)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT)
+        .pagemap_scan(wasmtime::Enabled::Auto);
+    let mut config = base_config();
+    config
+        .signals_based_traps(false)
+        .memory_guard_size(0)
+        .memory_init_cow(true);
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    config
+}
