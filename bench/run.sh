@@ -19,7 +19,13 @@ hyperfine -N --warmup 5 \
     -n "preflight run (warm cache)" "$preflight run --facts $facts --root ../examples/seed" \
     -n "regorus peer CLI" "$peer $facts"
 hyperfine -N --warmup 2 --prepare "rm -rf $PREFLIGHT_HOME/compiled" \
-    -n "preflight run (cold cache)" "$preflight run --facts $facts --root ../examples/seed"
+    -n "preflight run (cold cache)" "$preflight run --facts $facts --root ../examples/seed" \
+    -n "preflight run (cold cache, built-ins compiled at run time)" \
+    "env PREFLIGHT_PRECOMPILED=0 $preflight run --facts $facts --root ../examples/seed" \
+    -n "regorus peer CLI" "$peer $facts"
+hyperfine -N --warmup 5 -n "preflight --version" "$preflight --version" -n "/bin/true" /bin/true
+rm -rf "$PREFLIGHT_HOME/compiled"
+/usr/bin/time -f "peak RSS, preflight run (cold cache): %M KB" "$preflight" run --facts "$facts" --root ../examples/seed >/dev/null
 for label in warm; do
     /usr/bin/time -f "peak RSS, preflight run ($label cache): %M KB" "$preflight" run --facts "$facts" --root ../examples/seed >/dev/null
 done
