@@ -698,8 +698,14 @@ fn compilation_is_bounded() {
 fn a_failed_report_write_keeps_the_previous_report() {
     let dir = tempfile::tempdir().unwrap();
     let seed = repo().join("examples/seed/facts.json");
+    // The gate's memory image must come from a cache file: built from the binary's machine
+    // code it goes through a `memfd`, which the file size limit below also caps (the gate then
+    // fails closed before any report is written). So: a cache of its own, warmed first.
+    let home = dir.path().join("home");
     let (code, _, stderr) = run(preflight()
         .current_dir(dir.path())
+        .env("PREFLIGHT_HOME", &home)
+        .env("PREFLIGHT_PRECOMPILED", "0")
         .args(["run", "--no-collect", "--facts"])
         .arg(&seed)
         .args(["-o", "report.json"]));
@@ -711,7 +717,8 @@ fn a_failed_report_write_keeps_the_previous_report() {
     );
     // 2 KiB file size limit; SIGXFSZ ignored so a write past it fails with EFBIG.
     let script = format!(
-        "trap '' XFSZ; ulimit -f 2; exec \"$PREFLIGHT\" run --no-collect --facts '{}' --format json=report.json --format text=summary.txt",
+        "trap '' XFSZ; ulimit -f 2; PREFLIGHT_HOME='{}' PREFLIGHT_PRECOMPILED=0 exec \"$PREFLIGHT\" run --no-collect --facts '{}' --format json=report.json --format text=summary.txt",
+        home.display(),
         seed.display()
     );
     let (code, stdout, stderr) = shell(&script, dir.path());

@@ -390,3 +390,44 @@ fn recorded_facts_keep_their_waivers_and_replay() {
     ]));
     assert_eq!(code, 0, "{stdout}{stderr}");
 }
+
+/// A `--facts-stream` line gets the finding waivers and the baseline a single run on the same
+/// fact set gets (the stream once evaluated lines without them: a waived finding blocked).
+#[test]
+fn stream_lines_get_waivers_and_the_baseline_like_a_single_run() {
+    let dir = project(PROJECT);
+    let (code, stdout, stderr) = run(preflight_on(&dir, TODAY).arg("facts"));
+    assert_eq!(code, 0, "{stderr}");
+    let facts: Value = serde_json::from_str(&stdout).unwrap();
+    std::fs::write(dir.path().join("facts.json"), facts.to_string()).unwrap();
+    std::fs::write(dir.path().join("facts.ndjson"), format!("{facts}\n")).unwrap();
+    // The baseline: the same findings, so every one is unchanged.
+    std::fs::write(dir.path().join("baseline.json"), facts.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("preflight.toml"),
+        format!("{PROJECT}{WAIVERS}"),
+    )
+    .unwrap();
+    for extra in [&[][..], &["--baseline", "baseline.json"][..]] {
+        let (_, single, stderr) = run(preflight_on(&dir, TODAY)
+            .args(["run", "--no-collect", "--facts", "facts.json"])
+            .args(extra));
+        let single: Value = serde_json::from_str(&single).unwrap_or_else(|_| panic!("{stderr}"));
+        assert_eq!(single["decision"], "GO", "{single}");
+        let (_, streamed, stderr) = run(preflight_on(&dir, TODAY)
+            .args(["run", "--facts-stream", "facts.ndjson"])
+            .args(extra));
+        let streamed: Value = serde_json::from_str(streamed.lines().next().unwrap())
+            .unwrap_or_else(|_| panic!("{stderr}"));
+        for key in [
+            "decision",
+            "blocking_issues",
+            "warnings",
+            "facts_sha256",
+            "waivers",
+            "finding_keys",
+        ] {
+            assert_eq!(streamed[key], single[key], "{extra:?} {key}");
+        }
+    }
+}

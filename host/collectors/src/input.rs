@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use preflight_engine::files::lexical_clean;
+
 /// A collector input that could not be used. Never skipped silently, never a GO.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum CollectError {
@@ -348,7 +350,7 @@ impl Root {
 
     /// An absolute path as shown: relative to the base when inside it, `/`-separated.
     fn show_absolute(&self, path: &Path) -> String {
-        let clean = clean(path);
+        let clean = lexical_clean(path);
         let relative = clean
             .strip_prefix(&self.base)
             .ok()
@@ -378,25 +380,7 @@ impl std::ops::Deref for Root {
 /// `path` made absolute against the working directory, `.` and `..` removed lexically
 /// (symlinks are not resolved).
 fn absolute(path: &Path) -> PathBuf {
-    clean(&std::path::absolute(path).unwrap_or_else(|_| path.to_owned()))
-}
-
-/// `.` and `..` removed without touching the file system.
-fn clean(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
+    lexical_clean(&std::path::absolute(path).unwrap_or_else(|_| path.to_owned()))
 }
 
 /// A file the collectors read, as shown in facts: relative to the base when inside it,
@@ -437,7 +421,7 @@ pub fn normalize_reported(root: &Root, reported: &str) -> String {
         }
         // Under the project folder as resolved (a tool that resolved a symlinked checkout).
         if let Ok(resolved) = root.dir_absolute.canonicalize()
-            && let Ok(inside) = clean(path).strip_prefix(&resolved)
+            && let Ok(inside) = lexical_clean(path).strip_prefix(&resolved)
         {
             return root.show_absolute(&root.dir_absolute.join(inside));
         }

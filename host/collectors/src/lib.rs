@@ -11,7 +11,7 @@ pub mod sbom;
 pub mod security;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use preflight_engine::IssueId;
 use preflight_engine::facts::{self, Facts, FactsError, merge};
@@ -134,39 +134,72 @@ pub fn gather(sources: &FactSources) -> Result<Facts, GatherError> {
         facts::apply_override(&mut overlay, text)?;
         layer(&mut value, overlay, &format!("--fact {text}"));
     }
-    let mut facts = facts::from_value(value)?;
-    // Finding waivers, on the checked fact set; then checked again, with the new digest.
-    if let Some(waivers) = &sources.waivers {
-        let mut value = facts.value.clone();
-        let before = value.pointer("/security/waived").map(|w| w.to_string());
-        let waived = waivers.apply_to_facts(&mut value);
-        if value.pointer("/security/waived").map(|w| w.to_string()) != before {
-            facts = facts::from_value(value)?;
+    let facts = facts::from_value(value)?;
+    let baseline = match &sources.baseline {
+        Some(path) => {
+            inputs.push(path.clone());
+            Some((read_baseline(path)?, path.as_path()))
         }
-        facts.waived = waived;
+        None => None,
+    };
+    let mut facts = prepare(
+        facts,
+        sources.waivers.as_ref(),
+        baseline.as_ref().map(|(baseline, path)| (baseline, *path)),
+    )?;
+    facts.sources = provenance;
+    facts.inputs = inputs;
+    Ok(facts)
+}
+
+/// Reads a `--baseline` file: an earlier run's JSON report or fact set.
+///
+/// # Errors
+/// [`GatherError::Baseline`] naming the file.
+pub fn read_baseline(path: &Path) -> Result<preflight_engine::baseline::Baseline, GatherError> {
+    let bad = |message: String| GatherError::Baseline {
+        path: path.to_owned(),
+        message,
+    };
+    let text =
+        preflight_engine::files::read_to_string(path, preflight_engine::files::InputKind::Facts)
+            .map_err(|err| bad(err.to_string()))?;
+    let value: Value =
+        serde_json::from_str(&text).map_err(|err| bad(format!("not JSON: {err}")))?;
+    preflight_engine::baseline::Baseline::from_json(&value).map_err(bad)
+}
+
+/// What every way in (`run`, `--facts-stream`, `serve`) does to a checked fact set before the
+/// policies see it: finding waivers move the findings they match to `security.waived`, and a
+/// baseline (with the file it came from) marks each finding `new` or `unchanged`. The fact set
+/// is checked again, once, when either changed it, so its digest is that of what the policies
+/// read.
+///
+/// # Errors
+/// A [`FactsError`] when the marked fact set no longer passes the schema.
+pub fn prepare(
+    facts: Facts,
+    waivers: Option<&preflight_engine::waivers::Waivers>,
+    baseline: Option<(&preflight_engine::baseline::Baseline, &Path)>,
+) -> Result<Facts, FactsError> {
+    if waivers.is_none() && baseline.is_none() {
+        return Ok(facts);
     }
-    if let Some(path) = &sources.baseline {
-        inputs.push(path.clone());
-        let bad = |message: String| GatherError::Baseline {
-            path: path.clone(),
-            message,
-        };
-        let text = preflight_engine::files::read_to_string(
-            path,
-            preflight_engine::files::InputKind::Facts,
-        )
-        .map_err(|err| bad(err.to_string()))?;
-        let value: Value =
-            serde_json::from_str(&text).map_err(|err| bad(format!("not JSON: {err}")))?;
-        let baseline = preflight_engine::baseline::Baseline::from_json(&value).map_err(bad)?;
-        let waived = std::mem::take(&mut facts.waived);
-        let mut value = facts.value.clone();
+    let mut value = facts.value.clone();
+    let mut changed = false;
+    let mut waived = std::collections::BTreeMap::new();
+    if let Some(waivers) = waivers {
+        let before = value.pointer("/security/waived").map(ToString::to_string);
+        waived = waivers.apply_to_facts(&mut value);
+        changed |= value.pointer("/security/waived").map(ToString::to_string) != before;
+    }
+    let mut warnings = facts.warnings.clone();
+    if let Some((baseline, path)) = baseline {
+        changed = true;
         let applied = baseline.apply(&mut value);
-        facts = facts::from_value(value)?;
-        facts.waived = waived;
         let findings = applied.new + applied.unchanged;
         if applied.baseline_total > 0 && findings > 0 && applied.unchanged == 0 {
-            facts.warnings.push(preflight_engine::ReportIssue::new(
+            warnings.push(preflight_engine::ReportIssue::new(
                 IssueId::BaselineNoMatch,
                 format!(
                     "baseline `{}` matched none of the {findings} findings (it has {}): is it from this project, scanned by the same tools at the same paths? Every finding counts as new",
@@ -176,9 +209,17 @@ pub fn gather(sources: &FactSources) -> Result<Facts, GatherError> {
             ));
         }
     }
-    facts.sources = provenance;
-    facts.inputs = inputs;
-    Ok(facts)
+    let mut prepared = if changed {
+        let mut again = facts::from_value(value)?;
+        again.sources = facts.sources;
+        again.inputs = facts.inputs;
+        again
+    } else {
+        facts
+    };
+    prepared.waived = waived;
+    prepared.warnings = warnings;
+    Ok(prepared)
 }
 
 /// Runs every configured collector; each result is one overlay with its origin. The files read

@@ -22,6 +22,25 @@ pub fn home_dir() -> Option<PathBuf> {
     Some(base.join("preflight"))
 }
 
+/// `path` with `.` components dropped and `..` applied to what precedes them, without touching
+/// the filesystem (symlinks are not resolved); a leading `..` that has nothing to undo stays.
+pub fn lexical_clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 /// What an input is, and so how large it may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -1,8 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-#[cfg(feature = "builtins")]
 pub mod baseline;
+#[cfg(feature = "builtins")]
 pub mod builtin;
 #[cfg(not(feature = "builtins"))]
 mod builtin {

@@ -4,7 +4,9 @@
 //! monorepo reports `src/a.py` there and `services/api/src/a.py` here, whatever mix of relative
 //! and absolute paths the scanners wrote.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+
+use preflight_engine::files::lexical_clean;
 
 /// The project folder and the base, both absolute.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,28 +15,13 @@ pub struct PathBase {
     base: PathBuf,
 }
 
-fn clean(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
-
 impl PathBase {
     /// Paths relative to `project` shown relative to `base` (both made absolute against the
     /// working directory).
     pub fn new(project: &Path, base: &Path) -> PathBase {
-        let absolute =
-            |path: &Path| clean(&std::path::absolute(path).unwrap_or_else(|_| path.to_owned()));
+        let absolute = |path: &Path| {
+            lexical_clean(&std::path::absolute(path).unwrap_or_else(|_| path.to_owned()))
+        };
         PathBase {
             project: absolute(project),
             base: absolute(base),
@@ -46,9 +33,9 @@ impl PathBase {
     pub fn show(&self, path: &str) -> String {
         let given = Path::new(path);
         let absolute = if given.is_absolute() {
-            clean(given)
+            lexical_clean(given)
         } else {
-            clean(&self.project.join(given))
+            lexical_clean(&self.project.join(given))
         };
         match absolute.strip_prefix(&self.base) {
             Ok(relative) if relative.as_os_str().is_empty() => ".".to_owned(),

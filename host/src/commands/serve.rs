@@ -766,7 +766,10 @@ fn evaluate(
             );
         }
     };
-    let mut facts = match preflight_engine::facts::from_value(value) {
+    // Checked, then the finding waivers applied as in a run.
+    let prepared = preflight_engine::facts::from_value(value)
+        .and_then(|facts| preflight_collectors::prepare(facts, set.plan.waivers.as_ref(), None));
+    let facts = match prepared {
         Ok(facts) => facts,
         Err(err) => {
             return (
@@ -776,23 +779,6 @@ fn evaluate(
             );
         }
     };
-    if let Some(waivers) = &set.plan.waivers {
-        let mut value = facts.value.clone();
-        let waived = waivers.apply_to_facts(&mut value);
-        if !waived.is_empty() {
-            match preflight_engine::facts::from_value(value) {
-                Ok(again) => facts = again,
-                Err(err) => {
-                    return (
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        preflight_engine::failed_report(err.id(), err.to_string()),
-                        None,
-                    );
-                }
-            }
-        }
-        facts.waived = waived;
-    }
     let evaluation = set.runtime.evaluate_all(&set.entries, &facts);
     let mut report = evaluation.report;
     if let Some(waivers) = &set.plan.waivers {

@@ -230,10 +230,23 @@ fn evaluate_stream(
             return ExitCode::Error;
         }
     };
+    // The baseline is read once; a bad one ends the stream as it would end a single run.
+    let baseline = match &plan.sources.baseline {
+        Some(path) => match preflight_collectors::read_baseline(path) {
+            Ok(baseline) => Some((baseline, path.clone())),
+            Err(err) => {
+                let (id, message) = (err.id(), err.to_string());
+                diagnostic::error(&message);
+                return give_up(out, id, message);
+            }
+        },
+        None => None,
+    };
     let line = Line {
         runtime: &runtime,
         entries: &entries,
         plan: &plan,
+        baseline,
         reporting: Reporting {
             dry_run: args.dry_run,
             verbose: args.verbose,
@@ -263,7 +276,7 @@ fn evaluate_stream(
                         .lines
                         .iter()
                         .enumerate()
-                        .map(|(offset, text)| line.evaluate(text, chunk.first + offset))
+                        .map(|(offset, text)| line.evaluate_caught(text, chunk.first + offset))
                         .collect();
                     if report.send((chunk.index, done)).is_err() {
                         return;
@@ -406,12 +419,37 @@ struct Line<'a> {
     runtime: &'a Runtime,
     entries: &'a [PolicyEntry],
     plan: &'a Plan,
+    /// `--baseline`, read once, with its path.
+    baseline: Option<(preflight_engine::baseline::Baseline, PathBuf)>,
     reporting: Reporting,
     name: String,
     cap: usize,
 }
 
 impl Line<'_> {
+    /// [`Line::evaluate`], with a panic (a bug) turned into that line's `NO_GO` report: a worker
+    /// that died would leave its lines unanswered and the stream waiting for them.
+    fn evaluate_caught(&self, line: &Result<Vec<u8>, usize>, number: usize) -> Done {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.evaluate(line, number)))
+            .unwrap_or_else(|_| {
+                let message = format!(
+                    "`{}` line {number}: the host failed while evaluating it; please report this",
+                    self.name
+                );
+                diagnostic::error(&message);
+                let mut report = failed_report(IssueId::PolicyHostError, message);
+                report.dry_run = self.reporting.dry_run;
+                let mut json = serde_json::to_vec(&report).unwrap_or_default();
+                json.push(b'\n');
+                Done::Report {
+                    json,
+                    exit: ExitCode::Error,
+                    decision: report.decision as usize,
+                    invalid: false,
+                }
+            })
+    }
+
     /// One line of the stream (`Err(length)`: over the cap), as its report line.
     fn evaluate(&self, line: &Result<Vec<u8>, usize>, number: usize) -> Done {
         let text = match line {
@@ -440,6 +478,7 @@ impl Line<'_> {
                 self.runtime,
                 self.entries,
                 self.plan,
+                self.baseline.as_ref(),
                 &self.reporting,
                 text,
                 number,
@@ -490,6 +529,7 @@ fn evaluate_line(
     runtime: &Runtime,
     entries: &[PolicyEntry],
     plan: &Plan,
+    baseline: Option<&(preflight_engine::baseline::Baseline, PathBuf)>,
     reporting: &Reporting,
     line: &str,
     number: usize,
@@ -513,8 +553,16 @@ fn evaluate_line(
             ),
         ));
     }
-    let facts =
-        preflight_engine::facts::from_value(value).map_err(|err| (err.id(), err.to_string()))?;
+    // Checked, then waivers and the baseline applied as in a single run.
+    let facts = preflight_engine::facts::from_value(value)
+        .and_then(|facts| {
+            preflight_collectors::prepare(
+                facts,
+                plan.waivers.as_ref(),
+                baseline.map(|(baseline, path)| (baseline, path.as_path())),
+            )
+        })
+        .map_err(|err| (err.id(), err.to_string()))?;
     let context = format!("line {number}: ");
     Ok(run::evaluate(
         runtime, entries, plan, &facts, reporting, &context,
