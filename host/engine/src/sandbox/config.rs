@@ -42,7 +42,8 @@ const KEEP_RESIDENT: usize = 256 << 10;
 /// guard): a slot's memory then stays read/write between evaluations, where with guard pages
 /// every evaluation that grows its memory costs two `mprotect` calls, and each of those
 /// interrupts every other core running an evaluation (a TLB shootdown). With two workers that
-/// turned a second core into 8% more fact sets per second; without them, 1.9× (docs/performance.md).
+/// made the stream slower than with one (23 795 against 25 640 fact sets/s); without it, two
+/// cores give 1.8× one (docs/performance.md).
 pub fn pooled_config() -> Config {
     let mut pool = wasmtime::PoolingAllocationConfig::default();
     pool.total_core_instances(POOL_SLOTS)
