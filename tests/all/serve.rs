@@ -50,6 +50,16 @@ fn start(dir: &Path, args: &[&str]) -> Server {
     panic!("preflight serve did not come up on port {port}");
 }
 
+/// Sends the server a signal (`HUP`, `TERM`) with `kill`.
+fn signal(server: &Server, name: &str) {
+    let pid = server.child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{name} {pid}");
+}
+
 /// One HTTP/1.1 request with `Connection: close`: (status, headers, body).
 fn http(
     port: u16,
@@ -392,14 +402,7 @@ fn failed_reloads_keep_the_old_set_and_good_ones_switch() {
     std::fs::write(dir.path().join("preflight.toml"), "").unwrap();
     let (code, _, _) = run(preflight().current_dir(dir.path()).args(["policy", "lock"]));
     assert_eq!(code, 0);
-    let pid = server.child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&server, "HUP");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let (_, _, ready) = http(port, "GET", "/readyz", &[], b"").unwrap();
@@ -527,14 +530,7 @@ fn overload_sheds_sigterm_drains_and_slow_clients_are_cut_off() {
         std::thread::spawn(move || post(port, &facts, None))
     };
     std::thread::sleep(Duration::from_millis(300));
-    let pid = server.child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&server, "TERM");
     let (status, _, body) = in_flight.join().unwrap();
     assert_eq!(status, 200, "{body}");
     let exit = server.child.wait().unwrap();
@@ -767,15 +763,8 @@ fn reloads_and_sigterm_under_sustained_load() {
         assert_eq!(status, 200, "reload {round}: {body}");
     }
     std::thread::sleep(Duration::from_millis(300));
-    let pid = server.child.id().to_string();
     let signalled = Instant::now();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    signal(&server, "TERM");
     let exit = server.child.wait().unwrap();
     assert_eq!(exit.code(), Some(0), "SIGTERM under load must exit 0");
 
