@@ -3,6 +3,10 @@
 #
 #   policies/build.sh           build and update policies/dist/
 #   policies/build.sh --check   build and fail if policies/dist/ differs (what CI runs)
+#   policies/build.sh --out DIR [CARGO ARGS...]
+#                               build variants into DIR (e.g. `--features
+#                               preflight-sdk/stage-clock` for bench/judge-stages.sh), in a
+#                               target folder of their own; policies/dist/ is not touched
 #
 # The bytes do not depend on the checkout folder: paths are remapped. With the
 # wasm32-unknown-unknown target installed through rustup the normal build is used; otherwise
@@ -16,11 +20,20 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dist="$root/policies/dist"
 check=false
-[[ "${1:-}" == "--check" ]] && check=true
+variant_out=""
+extra=()
+if [[ "${1:-}" == "--check" ]]; then
+    check=true
+elif [[ "${1:-}" == "--out" ]]; then
+    variant_out=${2:?--out needs a folder}
+    shift 2
+    extra=("$@")
+fi
 
 policies=(preflight-gate canary-judge)
 target=wasm32-unknown-unknown
 target_dir="$root/target/policy-build"
+[[ -n "$variant_out" ]] && target_dir="$root/target/policy-build-variant"
 
 if rustup target list --installed 2>/dev/null | grep -qx "$target"; then
     rustc_bin=$(rustup which rustc)
@@ -42,7 +55,7 @@ unset CARGO_ENCODED_RUSTFLAGS
 
 packages=()
 for policy in "${policies[@]}"; do packages+=(-p "$policy"); done
-(cd "$root" && "${build[@]}" --locked --profile policy --target "$target" "${packages[@]}")
+(cd "$root" && "${build[@]}" --locked --profile policy --target "$target" "${packages[@]}" ${extra[@]+"${extra[@]}"})
 
 toolchain="$("$rustc_bin" -V)"
 out=$(mktemp -d)
@@ -53,7 +66,11 @@ done
 echo "$toolchain" > "$out/TOOLCHAIN"
 (cd "$out" && sha256sum -- *.wasm > SHA256SUMS)
 
-if $check; then
+if [[ -n "$variant_out" ]]; then
+    mkdir -p "$variant_out"
+    cp "$out"/*.wasm "$variant_out/"
+    echo "built into $variant_out: ${policies[*]}"
+elif $check; then
     if ! diff -r "$dist" "$out" >/dev/null; then
         echo "error: policies/dist/ is out of date with the policy sources" >&2
         diff <(cat "$dist/TOOLCHAIN" "$dist/SHA256SUMS") <(cat "$out/TOOLCHAIN" "$out/SHA256SUMS") >&2 || true

@@ -43,7 +43,9 @@ impl Sandbox {
         let engine = Engine::new(config).expect("engine");
         let module = Module::new(&engine, wasm).expect("module");
         let mut linker: Linker<()> = Linker::new(&engine);
-        linker.func_wrap("preflight", "log", |_: i32, _: i32, _: i32| {}).expect("link");
+        linker
+            .func_wrap("preflight", "log", |_: i32, _: i32, _: i32| {})
+            .expect("link");
         let pre = linker.instantiate_pre(&module).expect("pre");
         Sandbox { engine, pre, fuel }
     }
@@ -60,20 +62,35 @@ impl Sandbox {
     /// Instantiates, copies `input` in and evaluates; `mark(1)` after instantiating, `mark(2)`
     /// after the exports and the first allocation, `mark(3)` after evaluating. Returns the
     /// output's (pointer, length) and the memory.
-    fn evaluate(&self, store: &mut Store<()>, input: &[u8], mut mark: impl FnMut(usize)) -> (usize, usize, Memory) {
+    fn evaluate(
+        &self,
+        store: &mut Store<()>,
+        input: &[u8],
+        mut mark: impl FnMut(usize),
+    ) -> (usize, usize, Memory) {
         let instance = self.pre.instantiate(&mut *store).expect("instantiate");
         mark(1);
         let memory = instance.get_memory(&mut *store, "memory").expect("memory");
-        let alloc = instance.get_typed_func::<i32, i32>(&mut *store, "preflight_alloc").expect("alloc");
+        let alloc = instance
+            .get_typed_func::<i32, i32>(&mut *store, "preflight_alloc")
+            .expect("alloc");
         let evaluate = instance
             .get_typed_func::<(i32, i32), i64>(&mut *store, "preflight_evaluate")
             .expect("evaluate");
         let ptr = alloc.call(&mut *store, input.len() as i32).expect("alloc");
         mark(2);
-        memory.write(&mut *store, ptr as usize, input).expect("write");
-        let packed = evaluate.call(&mut *store, (ptr, input.len() as i32)).expect("call") as u64;
+        memory
+            .write(&mut *store, ptr as usize, input)
+            .expect("write");
+        let packed = evaluate
+            .call(&mut *store, (ptr, input.len() as i32))
+            .expect("call") as u64;
         mark(3);
-        ((packed >> 32) as usize, (packed & 0xffff_ffff) as usize, memory)
+        (
+            (packed >> 32) as usize,
+            (packed & 0xffff_ffff) as usize,
+            memory,
+        )
     }
 }
 
@@ -90,7 +107,9 @@ fn run(label: &str, config: &Config, wasm: &[u8], input: &[u8], fuel: bool) {
         output.clear();
         output.extend_from_slice(&memory.data(&store)[p..p + l]);
     });
-    println!("{label:<44} instantiate {instantiate:>7.2} µs   instantiate+alloc+evaluate+copy {full:>7.2} µs");
+    println!(
+        "{label:<44} instantiate {instantiate:>7.2} µs   instantiate+alloc+evaluate+copy {full:>7.2} µs"
+    );
 }
 
 /// Minor page faults of this process so far (field 10 of `/proc/self/stat`), 0 where unknown.
@@ -115,7 +134,8 @@ fn stages(label: &str, config: &Config, wasm: &[u8], input: &[u8]) {
     for counting in [false, true] {
         for round in 0..rounds + 500 {
             let mut marks = [(Instant::now(), 0u64); 5];
-            let mut mark = |i: usize| marks[i] = (Instant::now(), if counting { minor_faults() } else { 0 });
+            let mut mark =
+                |i: usize| marks[i] = (Instant::now(), if counting { minor_faults() } else { 0 });
             mark(0);
             let mut store = sandbox.store();
             sandbox.evaluate(&mut store, input, &mut mark);
@@ -136,20 +156,31 @@ fn stages(label: &str, config: &Config, wasm: &[u8], input: &[u8]) {
     let f = |i: usize| faults[i] as f64 / n;
     println!(
         "{label:<34} instantiate {:.2} µs ({:.1} faults), exports + first alloc {:.2} µs ({:.1}), input + evaluate {:.2} µs ({:.1}), drop {:.2} µs ({:.1})",
-        time[0] / n, f(0), time[1] / n, f(1), time[2] / n, f(2), time[3] / n, f(3)
+        time[0] / n,
+        f(0),
+        time[1] / n,
+        f(1),
+        time[2] / n,
+        f(2),
+        time[3] / n,
+        f(3)
     );
 }
 
 /// The judge's input: 3 metrics × 10 000 samples per side.
 fn judge_input() -> Vec<u8> {
     let series = |offset: f64| -> Vec<f64> {
-        (0..10_000).map(|i| 0.2 + offset + ((i * 7919) % 1000) as f64 / 100_000.0).collect()
+        (0..10_000)
+            .map(|i| 0.2 + offset + ((i * 7919) % 1000) as f64 / 100_000.0)
+            .collect()
     };
-    let metric = |name: &str| serde_json::json!({
-        "name": name, "kind": "compare", "direction": "increase",
-        "baseline": { "query": "q", "values": series(0.0) },
-        "canary": { "query": "q", "values": series(0.001) },
-    });
+    let metric = |name: &str| {
+        serde_json::json!({
+            "name": name, "kind": "compare", "direction": "increase",
+            "baseline": { "query": "q", "values": series(0.0) },
+            "canary": { "query": "q", "values": series(0.001) },
+        })
+    };
     serde_json::to_vec(&serde_json::json!({ "facts": { "canary": {
         "baseline": "b", "canary": "c", "start": 0.0, "end": 1.0, "step": 1.0,
         "metrics": [metric("a"), metric("b"), metric("c")] } }, "settings": {} }))
@@ -159,9 +190,14 @@ fn judge_input() -> Vec<u8> {
 /// `canary-judge` on 3 metrics × 10 000 samples per side, fresh instance each time, with and
 /// without fuel metering.
 fn judge(fuel: bool) -> f64 {
-    let wasm = preflight_engine::builtin::find("canary-judge").expect("judge").wasm;
+    let wasm = preflight_engine::builtin::find("canary-judge")
+        .expect("judge")
+        .wasm;
     let mut config = Config::new();
-    config.epoch_interruption(true).max_wasm_stack(512 << 10).consume_fuel(fuel);
+    config
+        .epoch_interruption(true)
+        .max_wasm_stack(512 << 10)
+        .consume_fuel(fuel);
     let sandbox = Sandbox::new(&config, wasm, fuel.then_some(u64::MAX / 2));
     let input = judge_input();
     let mut samples = Vec::new();
@@ -179,9 +215,16 @@ fn judge(fuel: bool) -> f64 {
 /// the seed, fresh instance each; the judge at 3 × 10 000 samples).
 fn compilers(gate_input: &[u8]) {
     let judge = judge_input();
-    for (label, strategy) in [("cranelift", wasmtime::Strategy::Cranelift), ("winch", wasmtime::Strategy::Winch)] {
+    for (label, strategy) in [
+        ("cranelift", wasmtime::Strategy::Cranelift),
+        ("winch", wasmtime::Strategy::Winch),
+    ] {
         let mut config = Config::new();
-        config.epoch_interruption(true).max_wasm_stack(512 << 10).consume_fuel(true).strategy(strategy);
+        config
+            .epoch_interruption(true)
+            .max_wasm_stack(512 << 10)
+            .consume_fuel(true)
+            .strategy(strategy);
         let engine = match Engine::new(&config) {
             Ok(engine) => engine,
             Err(err) => {
@@ -189,7 +232,10 @@ fn compilers(gate_input: &[u8]) {
                 continue;
             }
         };
-        for (name, input) in [("preflight-gate", gate_input), ("canary-judge", judge.as_slice())] {
+        for (name, input) in [
+            ("preflight-gate", gate_input),
+            ("canary-judge", judge.as_slice()),
+        ] {
             let wasm = preflight_engine::builtin::find(name).expect("builtin").wasm;
             let mut times = Vec::new();
             let mut size = 0;
@@ -210,10 +256,13 @@ fn compilers(gate_input: &[u8]) {
             let compile = median_us(times);
             let sandbox = Sandbox::new(&config, wasm, Some(u64::MAX / 2));
             let run_time = if name == "preflight-gate" {
-                format!("{:.2} µs", measure(|| {
-                    let mut store = sandbox.store();
-                    sandbox.evaluate(&mut store, input, |_| {});
-                }))
+                format!(
+                    "{:.2} µs",
+                    measure(|| {
+                        let mut store = sandbox.store();
+                        sandbox.evaluate(&mut store, input, |_| {});
+                    })
+                )
             } else {
                 let mut samples = Vec::new();
                 for _ in 0..15 {
@@ -224,17 +273,135 @@ fn compilers(gate_input: &[u8]) {
                 }
                 format!("{:.2} ms", median_us(samples))
             };
-            println!("{label:<10} {name:<15} compile {compile:>8.1} ms, machine code {:>5} KB, evaluation {run_time}", size / 1024);
+            println!(
+                "{label:<10} {name:<15} compile {compile:>8.1} ms, machine code {:>5} KB, evaluation {run_time}",
+                size / 1024
+            );
         }
     }
 }
 
+/// Median of each guest stage of one policy, from a module built with the SDK's `stage-clock`
+/// feature (`bench/judge-stages.sh`): the guest marks 0 (start), 1 (input parsed), 2 (evaluated)
+/// and 3 (output serialized) through `preflight_bench.stage`, which this harness links to a
+/// clock. Beside it, the same three stages natively.
+fn guest_stages(wasm_path: &str, fuel: bool, epoch: bool) {
+    let wasm = std::fs::read(wasm_path).expect("a module built by bench/judge-stages.sh");
+    let input = judge_input();
+    let mut config = Config::new();
+    config
+        .epoch_interruption(epoch)
+        .max_wasm_stack(512 << 10)
+        .consume_fuel(fuel);
+    let engine = Engine::new(&config).expect("engine");
+    let module = Module::new(&engine, &wasm).expect("module");
+    let mut linker: Linker<Vec<(i32, Instant)>> = Linker::new(&engine);
+    linker
+        .func_wrap("preflight", "log", |_: i32, _: i32, _: i32| {})
+        .expect("link");
+    linker
+        .func_wrap(
+            "preflight_bench",
+            "stage",
+            |mut caller: wasmtime::Caller<'_, Vec<(i32, Instant)>>, mark: i32| {
+                caller.data_mut().push((mark, Instant::now()));
+            },
+        )
+        .expect("link");
+    let pre = linker.instantiate_pre(&module).expect("pre");
+    let mut stages: [Vec<f64>; 4] = Default::default();
+    for _ in 0..15 {
+        let start = Instant::now();
+        let mut store = Store::new(&engine, Vec::new());
+        store.set_epoch_deadline(1_000_000);
+        if fuel {
+            store.set_fuel(u64::MAX / 2).expect("fuel");
+        }
+        let instance = pre.instantiate(&mut store).expect("instantiate");
+        let memory = instance.get_memory(&mut store, "memory").expect("memory");
+        let alloc = instance
+            .get_typed_func::<i32, i32>(&mut store, "preflight_alloc")
+            .expect("alloc");
+        let evaluate = instance
+            .get_typed_func::<(i32, i32), i64>(&mut store, "preflight_evaluate")
+            .expect("evaluate");
+        let ptr = alloc.call(&mut store, input.len() as i32).expect("alloc");
+        memory
+            .write(&mut store, ptr as usize, &input)
+            .expect("write");
+        evaluate
+            .call(&mut store, (ptr, input.len() as i32))
+            .expect("call");
+        let marks = store.data();
+        assert_eq!(
+            marks.iter().map(|m| m.0).collect::<Vec<_>>(),
+            [0, 1, 2, 3],
+            "stage marks"
+        );
+        let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+        stages[0].push(ms(start, marks[0].1));
+        for i in 1..4 {
+            stages[i].push(ms(marks[i - 1].1, marks[i].1));
+        }
+    }
+    let wasm_stages: Vec<f64> = stages.into_iter().map(median_us).collect();
+    // The same stages natively.
+    let mut native: [Vec<f64>; 3] = Default::default();
+    for _ in 0..15 {
+        let t0 = Instant::now();
+        let parsed: preflight_sdk::PolicyInput = serde_json::from_slice(&input).expect("input");
+        let t1 = Instant::now();
+        let output = canary_judge::evaluate(parsed);
+        let t2 = Instant::now();
+        let bytes = serde_json::to_vec(&output).expect("output");
+        let t3 = Instant::now();
+        std::hint::black_box(bytes);
+        let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+        native[0].push(ms(t0, t1));
+        native[1].push(ms(t1, t2));
+        native[2].push(ms(t2, t3));
+    }
+    let native: Vec<f64> = native.into_iter().map(median_us).collect();
+    println!(
+        "canary-judge, 3 metrics × 10 000 samples per side, {} input bytes, fuel {}, epoch deadline {} (medians of 15, ms):",
+        input.len(),
+        if fuel { "on" } else { "off" },
+        if epoch { "on" } else { "off" }
+    );
+    println!("  stage                         wasm     native   ratio");
+    println!("  instantiate + input in     {:>8.2}", wasm_stages[0]);
+    for (i, name) in ["parse the input", "evaluate", "serialize the output"]
+        .iter()
+        .enumerate()
+    {
+        println!(
+            "  {name:<26} {:>8.2} {:>10.2} {:>6.2}×",
+            wasm_stages[i + 1],
+            native[i],
+            wasm_stages[i + 1] / native[i]
+        );
+    }
+    let (w, n): (f64, f64) = (wasm_stages.iter().sum(), native.iter().sum());
+    println!(
+        "  total                      {w:>8.2} {n:>10.2} {:>6.2}×",
+        w / n
+    );
+}
+
 fn main() {
+    if let Some(path) = std::env::args().skip_while(|arg| arg != "stages").nth(1) {
+        // As the sandbox runs it, then without fuel metering, then without the deadline too.
+        for (fuel, epoch) in [(true, true), (false, true), (false, false)] {
+            guest_stages(&path, fuel, epoch);
+        }
+        return;
+    }
     if std::env::args().any(|arg| arg == "compilers") {
         let facts: serde_json::Value =
             serde_json::from_str(preflight_bench::SEED_FACTS).expect("seed facts");
-        let input = serde_json::to_vec(&serde_json::json!({"facts": facts, "settings": {"mode": "B"}}))
-            .expect("input");
+        let input =
+            serde_json::to_vec(&serde_json::json!({"facts": facts, "settings": {"mode": "B"}}))
+                .expect("input");
         compilers(&input);
         return;
     }
@@ -254,12 +421,18 @@ fn main() {
         with_fuel / native,
         without / native
     );
-    let wasm = preflight_engine::builtin::find("preflight-gate").expect("gate").wasm;
+    let wasm = preflight_engine::builtin::find("preflight-gate")
+        .expect("gate")
+        .wasm;
     let facts: serde_json::Value =
         serde_json::from_str(preflight_bench::SEED_FACTS).expect("seed facts");
     let input = serde_json::to_vec(&serde_json::json!({"facts": facts, "settings": {"mode": "B"}}))
         .expect("input");
-    println!("preflight-gate: {} bytes; input {} bytes", wasm.len(), input.len());
+    println!(
+        "preflight-gate: {} bytes; input {} bytes",
+        wasm.len(),
+        input.len()
+    );
 
     let base = || {
         let mut config = Config::new();
@@ -291,12 +464,34 @@ fn main() {
     };
     let pooled = |fuel: bool, keep: usize| pooled_with(fuel, keep, false);
     run("pooling + CoW, fuel", &pooled(true, 0), wasm, &input, true);
-    run("pooling + CoW + keep 256 KiB, fuel", &pooled(true, 256 << 10), wasm, &input, true);
-    run("pooling + CoW + keep 256 KiB, no fuel", &pooled(false, 256 << 10), wasm, &input, false);
+    run(
+        "pooling + CoW + keep 256 KiB, fuel",
+        &pooled(true, 256 << 10),
+        wasm,
+        &input,
+        true,
+    );
+    run(
+        "pooling + CoW + keep 256 KiB, no fuel",
+        &pooled(false, 256 << 10),
+        wasm,
+        &input,
+        false,
+    );
 
     stages("on-demand (`run`)", &c, wasm, &input);
-    stages("pooled, keep 256 KiB", &pooled(true, 256 << 10), wasm, &input);
-    stages("pooled, keep 256 KiB, pagemap scan", &pooled_with(true, 256 << 10, true), wasm, &input);
+    stages(
+        "pooled, keep 256 KiB",
+        &pooled(true, 256 << 10),
+        wasm,
+        &input,
+    );
+    stages(
+        "pooled, keep 256 KiB, pagemap scan",
+        &pooled_with(true, 256 << 10, true),
+        wasm,
+        &input,
+    );
 
     let native = measure(|| {
         preflight_sdk::guest::evaluate_bytes(&input, preflight_gate::evaluate_typed);
@@ -305,11 +500,17 @@ fn main() {
     let native_logic = measure(|| {
         preflight_gate::evaluate_typed(parsed.clone());
     });
-    println!("native: evaluate_bytes {native:.2} µs, of which the policy function on parsed input {native_logic:.2} µs");
+    println!(
+        "native: evaluate_bytes {native:.2} µs, of which the policy function on parsed input {native_logic:.2} µs"
+    );
 
     // Host-side work after the guest returns.
-    let runtime = preflight_engine::sandbox::Runtime::new(preflight_engine::sandbox::Limits::default()).expect("runtime");
-    let pooled = preflight_engine::sandbox::Runtime::pooled(preflight_engine::sandbox::Limits::default()).expect("runtime");
+    let runtime =
+        preflight_engine::sandbox::Runtime::new(preflight_engine::sandbox::Limits::default())
+            .expect("runtime");
+    let pooled =
+        preflight_engine::sandbox::Runtime::pooled(preflight_engine::sandbox::Limits::default())
+            .expect("runtime");
     let policy = runtime.load("gate", wasm).expect("load");
     let pooled_policy = pooled.load("gate", wasm).expect("load");
     let evaluation = runtime.evaluate(&policy, &input).expect("evaluate");
@@ -331,6 +532,8 @@ fn main() {
     let typed = measure(|| {
         preflight_engine::sandbox::output::read(&text).expect("valid");
     });
-    println!("host: the schema path: parse output {parse:.2} µs, schema-check + convert {check:.2} µs; the typed read (what the runtime does) {typed:.2} µs");
+    println!(
+        "host: the schema path: parse output {parse:.2} µs, schema-check + convert {check:.2} µs; the typed read (what the runtime does) {typed:.2} µs"
+    );
     println!("Runtime::evaluate {whole:.2} µs; Runtime::pooled, evaluate {whole_pooled:.2} µs");
 }

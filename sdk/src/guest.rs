@@ -196,8 +196,46 @@ mod wasm {
             // `preflight_alloc(len)`; nothing else aliases it during the call.
             unsafe { std::slice::from_raw_parts(ptr as usize as *const u8, len) }
         };
+        #[cfg(not(feature = "stage-clock"))]
         let output = std::mem::ManuallyDrop::new(evaluate_bytes(input, policy));
+        #[cfg(feature = "stage-clock")]
+        let output = std::mem::ManuallyDrop::new(staged::evaluate_bytes(input, policy));
         crate::abi::pack(output.as_ptr() as usize as u32, output.len() as u32)
+    }
+
+    /// Benchmarks only (the `stage-clock` feature): [`super::evaluate_bytes`] with its stages
+    /// marked through a `preflight_bench.stage` import, which only the bench harness links (the
+    /// host refuses the module): 0 start, 1 input parsed, 2 evaluated, 3 output serialized.
+    /// Input that does not parse is not handled: the harness gives valid input.
+    #[cfg(feature = "stage-clock")]
+    mod staged {
+        use crate::PolicyInput;
+
+        #[link(wasm_import_module = "preflight_bench")]
+        unsafe extern "C" {
+            fn stage(mark: i32);
+        }
+
+        fn mark(stage_number: i32) {
+            // SAFETY: the harness links `preflight_bench.stage` as a function of one i32.
+            unsafe { stage(stage_number) }
+        }
+
+        pub fn evaluate_bytes<O: serde::Serialize>(
+            input: &[u8],
+            evaluate: fn(PolicyInput) -> O,
+        ) -> Vec<u8> {
+            mark(0);
+            let Ok(input) = serde_json::from_slice::<PolicyInput>(input) else {
+                return Vec::new();
+            };
+            mark(1);
+            let output = evaluate(input);
+            mark(2);
+            let bytes = serde_json::to_vec(&output).unwrap_or_default();
+            mark(3);
+            bytes
+        }
     }
 }
 
