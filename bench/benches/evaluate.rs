@@ -25,9 +25,7 @@ fn seed_input() -> Vec<u8> {
 fn gate(c: &mut Criterion) {
     let runtime = Runtime::new(Limits::default()).expect("runtime");
     let gate = builtin::find("preflight-gate").expect("built-in gate");
-    let policy = runtime
-        .load("builtin:preflight-gate", gate.wasm)
-        .expect("load");
+    let policy = runtime.load("builtin:preflight-gate", gate.wasm).expect("load");
     let input = seed_input();
     let mut group = c.benchmark_group("gate");
     group.bench_function("fresh_sandbox", |b| {
@@ -37,9 +35,7 @@ fn gate(c: &mut Criterion) {
         })
     });
     let pooled = Runtime::pooled(Limits::default()).expect("runtime");
-    let pooled_policy = pooled
-        .load("builtin:preflight-gate", gate.wasm)
-        .expect("load");
+    let pooled_policy = pooled.load("builtin:preflight-gate", gate.wasm).expect("load");
     group.bench_function("fresh_sandbox_pooled", |b| {
         b.iter(|| {
             let evaluation = pooled.evaluate(&pooled_policy, &input).expect("evaluation");
@@ -47,17 +43,12 @@ fn gate(c: &mut Criterion) {
         })
     });
     let mut engine = regorus::Engine::new();
-    engine
-        .add_policy("gate.rego".into(), preflight_bench::GATE_REGO.into())
-        .expect("rego");
-    let rego_input =
-        regorus::Value::from_json_str(std::str::from_utf8(&input).expect("utf-8")).expect("input");
+    engine.add_policy("gate.rego".into(), preflight_bench::GATE_REGO.into()).expect("rego");
+    let rego_input = regorus::Value::from_json_str(std::str::from_utf8(&input).expect("utf-8")).expect("input");
     group.bench_function("regorus", |b| {
         b.iter(|| {
             engine.set_input(rego_input.clone());
-            let result = engine
-                .eval_rule("data.preflight.gate.result".into())
-                .expect("eval");
+            let result = engine.eval_rule("data.preflight.gate.result".into()).expect("eval");
             assert_eq!(result["details"]["risk_score"], regorus::Value::from(30.0));
         })
     });
@@ -73,20 +64,12 @@ fn compile(c: &mut Criterion) {
     // creation is not timed).
     let fresh = || Runtime::new(Limits::default()).expect("runtime");
     group.bench_function("preflight-gate/no_cache", |b| {
-        b.iter_batched(
-            fresh,
-            |runtime| runtime.load("gate", gate.wasm).expect("load"),
-            BatchSize::PerIteration,
-        )
+        b.iter_batched(fresh, |runtime| runtime.load("gate", gate.wasm).expect("load"), BatchSize::PerIteration)
     });
     let cached = || fresh().with_cache(Some(Cache::new(dir.clone())));
     cached().load("gate", gate.wasm).expect("warm the cache");
     group.bench_function("preflight-gate/warm_cache", |b| {
-        b.iter_batched(
-            cached,
-            |runtime| runtime.load("gate", gate.wasm).expect("load"),
-            BatchSize::PerIteration,
-        )
+        b.iter_batched(cached, |runtime| runtime.load("gate", gate.wasm).expect("load"), BatchSize::PerIteration)
     });
     group.finish();
     let _ = std::fs::remove_dir_all(dir);
@@ -94,9 +77,7 @@ fn compile(c: &mut Criterion) {
 
 fn canary_input(samples: usize) -> (Value, preflight_sdk::PolicyInput) {
     let series = |offset: f64| -> Vec<f64> {
-        (0..samples)
-            .map(|i| 0.2 + offset + ((i * 7919) % 1000) as f64 / 100_000.0)
-            .collect()
+        (0..samples).map(|i| 0.2 + offset + ((i * 7919) % 1000) as f64 / 100_000.0).collect()
     };
     let metric = |name: &str| {
         json!({
@@ -119,13 +100,9 @@ fn canary_input(samples: usize) -> (Value, preflight_sdk::PolicyInput) {
 fn judge(c: &mut Criterion) {
     let runtime = Runtime::new(Limits::default()).expect("runtime");
     let judge = builtin::find("canary-judge").expect("built-in judge");
-    let policy = runtime
-        .load("builtin:canary-judge", judge.wasm)
-        .expect("load");
+    let policy = runtime.load("builtin:canary-judge", judge.wasm).expect("load");
     let pooled = Runtime::pooled(Limits::default()).expect("runtime");
-    let pooled_policy = pooled
-        .load("builtin:canary-judge", judge.wasm)
-        .expect("load");
+    let pooled_policy = pooled.load("builtin:canary-judge", judge.wasm).expect("load");
     let mut group = c.benchmark_group("judge");
     group.sample_size(10);
     for samples in [100usize, 1_000, 10_000] {
@@ -134,11 +111,9 @@ fn judge(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("wasm", samples), &bytes, |b, bytes| {
             b.iter(|| runtime.evaluate(&policy, bytes).expect("evaluation"))
         });
-        group.bench_with_input(
-            BenchmarkId::new("wasm_pooled", samples),
-            &bytes,
-            |b, bytes| b.iter(|| pooled.evaluate(&pooled_policy, bytes).expect("evaluation")),
-        );
+        group.bench_with_input(BenchmarkId::new("wasm_pooled", samples), &bytes, |b, bytes| {
+            b.iter(|| pooled.evaluate(&pooled_policy, bytes).expect("evaluation"))
+        });
         group.bench_with_input(BenchmarkId::new("native", samples), &bytes, |b, bytes| {
             // Same work as the guest: parse the input, judge, serialise the output.
             let _ = &native;
@@ -151,13 +126,10 @@ fn judge(c: &mut Criterion) {
 fn scale(c: &mut Criterion) {
     let runtime = Runtime::new(Limits::default()).expect("runtime");
     let gate = builtin::find("preflight-gate").expect("built-in gate");
-    let policy = runtime
-        .load("builtin:preflight-gate", gate.wasm)
-        .expect("load");
+    let policy = runtime.load("builtin:preflight-gate", gate.wasm).expect("load");
     let mut group = c.benchmark_group("scale");
     for findings in [10usize, 100, 1_000] {
-        let mut facts: Value =
-            serde_json::from_str(preflight_bench::SEED_FACTS).unwrap_or(Value::Null);
+        let mut facts: Value = serde_json::from_str(preflight_bench::SEED_FACTS).unwrap_or(Value::Null);
         facts["security"]["findings"] = (0..findings)
             .map(|i| {
                 json!({
@@ -168,18 +140,13 @@ fn scale(c: &mut Criterion) {
             })
             .collect();
         facts["security"]["counts"] = json!({ "lint": { "low": findings } });
-        group.bench_with_input(
-            BenchmarkId::new("findings", findings),
-            &facts,
-            |b, facts| {
-                b.iter(|| {
-                    let input = serde_json::to_vec(&json!({ "facts": facts, "settings": {} }))
-                        .expect("input");
-                    let evaluation = runtime.evaluate(&policy, &input).expect("evaluation");
-                    assert_eq!(evaluation.output.decision, preflight_sdk::Decision::Go);
-                })
-            },
-        );
+        group.bench_with_input(BenchmarkId::new("findings", findings), &facts, |b, facts| {
+            b.iter(|| {
+                let input = serde_json::to_vec(&json!({ "facts": facts, "settings": {} })).expect("input");
+                let evaluation = runtime.evaluate(&policy, &input).expect("evaluation");
+                assert_eq!(evaluation.output.decision, preflight_sdk::Decision::Go);
+            })
+        });
     }
     group.finish();
 }

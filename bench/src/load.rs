@@ -76,11 +76,7 @@ fn client(addr: &str, body: &[u8], deadline: Instant) -> (Vec<f64>, Vec<(u16, u6
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
             break;
         }
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
+        let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         let mut length = 0usize;
         loop {
             line.clear();

@@ -11,14 +11,10 @@ fn main() -> ExitCode {
     let run = || -> Result<String, String> {
         let facts = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
         let mut engine = regorus::Engine::new();
-        engine
-            .add_policy("gate.rego".into(), preflight_bench::GATE_REGO.into())
-            .map_err(|e| e.to_string())?;
+        engine.add_policy("gate.rego".into(), preflight_bench::GATE_REGO.into()).map_err(|e| e.to_string())?;
         let input = format!("{{\"facts\": {facts}, \"settings\": {{\"mode\": \"B\"}}}}");
         engine.set_input(regorus::Value::from_json_str(&input).map_err(|e| e.to_string())?);
-        let result = engine
-            .eval_rule("data.preflight.gate.result".into())
-            .map_err(|e| e.to_string())?;
+        let result = engine.eval_rule("data.preflight.gate.result".into()).map_err(|e| e.to_string())?;
         result.to_json_str().map_err(|e| e.to_string())
     };
     match run() {
