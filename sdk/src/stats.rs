@@ -59,7 +59,9 @@ fn check(sample: &[f64]) -> Result<(), StatsError> {
 
 fn sorted(sample: &[f64]) -> Vec<f64> {
     let mut sorted = sample.to_vec();
-    sorted.sort_by(f64::total_cmp);
+    // Doubles equal under `total_cmp` have the same bits, so an unstable sort gives the same
+    // vector as a stable one, without its buffer.
+    sorted.sort_unstable_by(f64::total_cmp);
     sorted
 }
 
@@ -154,7 +156,8 @@ pub fn mann_whitney_u(x: &[f64], y: &[f64]) -> Result<MannWhitney, StatsError> {
         .map(|v| (*v, true))
         .chain(y.iter().map(|v| (*v, false)))
         .collect();
-    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // The order within a run of ties does not change the ranks, so the sort need not be stable.
+    all.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     // Midranks and the tie term Σ(t³ − t).
     let mut rank_sum_x = 0.0;
     let mut tie_term = 0.0;
@@ -332,46 +335,129 @@ pub fn hodges_lehmann(x: &[f64], y: &[f64], confidence: f64) -> Result<Shift, St
     })
 }
 
-/// Pairs with `x_i − y_j ≤ v` (both sorted ascending).
-fn count_at_most(x: &[f64], y: &[f64], v: f64) -> u64 {
+/// Sample size per round of [`kth_difference`].
+const SAMPLE: usize = 512;
+
+/// For each row `i`, the first column at or after `from[i]` (and at most `to[i]`) whose
+/// difference `x_i − y_j` is at most `v` (`strict`: below `v`), into `out`; returns how many
+/// differences are at most (below) `v`. Differences fall along a row and rise down a column,
+/// so the cut never moves left from one row to the next.
+fn cuts(
+    x: &[f64],
+    y: &[f64],
+    v: f64,
+    strict: bool,
+    bounds: (&[usize], &[usize]),
+    out: &mut [usize],
+) -> u64 {
+    let (from, to) = bounds;
     let mut j = 0;
     let mut count = 0u64;
-    for &xi in x {
-        while j < y.len() && xi - y[j] > v {
-            j += 1;
+    for (i, &xi) in x.iter().enumerate() {
+        j = j.max(from[i]);
+        let end = to[i];
+        if strict {
+            while j < end && xi - y[j] >= v {
+                j += 1;
+            }
+        } else {
+            while j < end && xi - y[j] > v {
+                j += 1;
+            }
         }
+        out[i] = j;
         count += (y.len() - j) as u64;
     }
     count
 }
 
-/// Maps doubles to integers in the same order.
-fn key(v: f64) -> i64 {
-    let bits = v.to_bits() as i64;
-    if bits < 0 { i64::MIN - bits } else { bits }
+/// SplitMix64: a fixed-seed generator for the pivot samples. The answer never depends on it,
+/// only the time does.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn below(&mut self, bound: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        ((u128::from(z) * u128::from(bound)) >> 64) as u64
+    }
 }
 
-fn from_key(k: i64) -> f64 {
-    let bits = if k < 0 { i64::MIN - k } else { k };
-    f64::from_bits(bits as u64)
-}
-
-/// The k-th smallest (1-based) pairwise difference `x_i − y_j`.
+/// The k-th smallest (1-based) pairwise difference `x_i − y_j` (both sorted ascending).
+///
+/// The differences form a matrix sorted along rows and columns, so the set of differences in
+/// a range `(low, high]` is one column range per row. Each round samples differences from
+/// that set, takes two sample values that bracket the k-th with high probability, and counts
+/// the differences at most each with one sweep; the range shrinks about tenfold a round, and
+/// when few enough differences are left they are selected directly. Three or four rounds of
+/// two sweeps replace the 64 sweeps of a bisection over the bits of a double.
 fn kth_difference(x: &[f64], y: &[f64], k: u64) -> f64 {
-    let smallest = x[0] - y[y.len() - 1];
-    let largest = x[x.len() - 1] - y[0];
-    // Invariant: fewer than k differences are ≤ from_key(lo); at least k are ≤ from_key(hi).
-    let mut lo = i128::from(key(smallest)) - 1;
-    let mut hi = i128::from(key(largest));
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if count_at_most(x, y, from_key(mid as i64)) >= k {
-            hi = mid;
-        } else {
-            lo = mid;
+    let (n, m) = (x.len(), y.len());
+    // Row i's differences in play are columns high[i]..low[i]: above `low`, at most `high`.
+    let mut low = vec![m; n];
+    let mut high = vec![0; n];
+    let (mut at_most_low, mut at_most_high) = (0u64, (n as u64) * (m as u64));
+    let mut cut = vec![0; n];
+    let mut starts = vec![0u64; n + 1];
+    let mut sample = Vec::with_capacity(SAMPLE);
+    let mut random = SplitMix(k);
+    let direct = (4 * (n + m)).max(1024) as u64;
+    loop {
+        let in_play = at_most_high - at_most_low;
+        let rank = k - at_most_low;
+        if in_play <= direct {
+            let mut values = Vec::with_capacity(in_play as usize);
+            for (i, &xi) in x.iter().enumerate() {
+                values.extend(y[high[i]..low[i]].iter().map(|&yj| xi - yj));
+            }
+            let (_, kth, _) = values.select_nth_unstable_by((rank - 1) as usize, f64::total_cmp);
+            // −0.0 and 0.0 are the same difference; answer the one the sweeps compare equal.
+            return *kth + 0.0;
+        }
+        for i in 0..n {
+            starts[i + 1] = starts[i] + (low[i] - high[i]) as u64;
+        }
+        sample.clear();
+        for _ in 0..SAMPLE {
+            let r = random.below(in_play);
+            let i = starts.partition_point(|&start| start <= r) - 1;
+            sample.push(x[i] - y[high[i] + (r - starts[i]) as usize]);
+        }
+        sample.sort_unstable_by(f64::total_cmp);
+        // The k-th falls near this sample index; √SAMPLE on each side is two to four standard
+        // deviations of where it falls, so both pivots usually bracket it.
+        let at = (rank as f64 - 0.5) / in_play as f64 * SAMPLE as f64;
+        let spread = (SAMPLE as f64).sqrt();
+        let pivots = [
+            (at - spread >= 0.0).then(|| sample[(at - spread) as usize]),
+            ((at + spread) < SAMPLE as f64).then(|| sample[(at + spread).ceil() as usize]),
+        ];
+        for v in pivots.into_iter().flatten() {
+            let count = cuts(x, y, v, false, (&high, &low), &mut cut);
+            if count < k {
+                std::mem::swap(&mut low, &mut cut);
+                at_most_low = count;
+            } else if count < at_most_high {
+                std::mem::swap(&mut high, &mut cut);
+                at_most_high = count;
+                // The upper pivot is at least this one, so it cannot narrow further.
+                break;
+            } else {
+                // Every difference in play is at most `v`, a sampled one: either it is the
+                // k-th, or the k-th is below it and the range shrinks to below `v`.
+                let below = cuts(x, y, v, true, (&high, &low), &mut cut);
+                if below < k {
+                    return v + 0.0;
+                }
+                std::mem::swap(&mut high, &mut cut);
+                at_most_high = below;
+                break;
+            }
         }
     }
-    from_key(hi as i64)
 }
 
 #[cfg(test)]
@@ -396,6 +482,99 @@ mod tests {
             assert_eq!(
                 kth_difference(&xs, &ys, k as u64),
                 brute_kth(&x, &y, k),
+                "k = {k}"
+            );
+        }
+    }
+
+    /// Maps doubles to integers in the same order.
+    fn key(v: f64) -> i64 {
+        let bits = v.to_bits() as i64;
+        if bits < 0 { i64::MIN - bits } else { bits }
+    }
+
+    fn from_key(k: i64) -> f64 {
+        let bits = if k < 0 { i64::MIN - k } else { k };
+        f64::from_bits(bits as u64)
+    }
+
+    /// The bisection over the bits of a double that [`kth_difference`] replaced.
+    fn kth_by_bisection(x: &[f64], y: &[f64], k: u64) -> f64 {
+        let count_at_most = |v: f64| {
+            let mut j = 0;
+            let mut count = 0u64;
+            for &xi in x {
+                while j < y.len() && xi - y[j] > v {
+                    j += 1;
+                }
+                count += (y.len() - j) as u64;
+            }
+            count
+        };
+        let mut lo = i128::from(key(x[0] - y[y.len() - 1])) - 1;
+        let mut hi = i128::from(key(x[x.len() - 1] - y[0]));
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if count_at_most(from_key(mid as i64)) >= k {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        from_key(hi as i64)
+    }
+
+    #[test]
+    fn kth_difference_matches_the_bisection_it_replaced() {
+        let mut random = SplitMix(7);
+        // Few distinct values (many ties), wide ranges, signed zeros, and sizes on both sides
+        // of the direct-selection cutoff.
+        let mut draw = |kind: u64| -> f64 {
+            match kind {
+                0 => random.below(5) as f64 - 2.0,
+                1 => [0.0, -0.0, 1.5][random.below(3) as usize],
+                2 => (random.below(1 << 40) as f64 - (1u64 << 39) as f64) * 1e-9,
+                _ => (random.below(2000) as f64 - 1000.0) * 1e290,
+            }
+        };
+        for (n, m) in [
+            (1, 1),
+            (1, 7),
+            (9, 1),
+            (13, 29),
+            (300, 200),
+            (1500, 900),
+            (2000, 2500),
+        ] {
+            for kind in 0..4 {
+                let x = sorted(&(0..n).map(|_| draw(kind)).collect::<Vec<_>>());
+                let y = sorted(&(0..m).map(|_| draw(kind)).collect::<Vec<_>>());
+                let total = (n * m) as u64;
+                let mut ranks = vec![1, total, total / 2, total / 2 + 1, total.div_ceil(3)];
+                ranks.extend((0..20).map(|i| 1 + i * 7919 % total));
+                for k in ranks.into_iter().filter(|&k| k >= 1) {
+                    let (fast, slow) = (kth_difference(&x, &y, k), kth_by_bisection(&x, &y, k));
+                    assert_eq!(
+                        fast.to_bits(),
+                        slow.to_bits(),
+                        "n={n} m={m} kind={kind} k={k}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kth_difference_below_a_pivot_that_ties_most_differences() {
+        // 39 000 of the 40 000 differences are 0; the 300th smallest is among the 1 000
+        // negative ones, and the first pivot drawn is the tied top value.
+        let x = vec![0.0; 200];
+        let mut y = vec![0.0; 195];
+        y.extend([1.0, 2.0, 3.0, 4.0, 5.0]);
+        for k in [1, 200, 300, 999, 1000, 1001, 40_000] {
+            assert_eq!(
+                kth_difference(&x, &y, k).to_bits(),
+                kth_by_bisection(&x, &y, k).to_bits(),
                 "k = {k}"
             );
         }
