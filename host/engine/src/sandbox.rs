@@ -78,6 +78,8 @@ pub struct Runtime {
     limits: Limits,
     /// Whether `engine` is the pooled one (its machine code differs).
     pooled: bool,
+    /// Whether built-ins use the machine code compiled into the binary at build time.
+    use_precompiled: bool,
     #[cfg(feature = "cache")]
     cache: Option<cache::Cache>,
     /// Modules compiled or loaded in this process, by sha256: the same bytes under several
@@ -302,6 +304,7 @@ impl Runtime {
             linker: Arc::new(linker),
             limits,
             pooled: false,
+            use_precompiled: true,
             #[cfg(feature = "cache")]
             cache: None,
             modules: Arc::default(),
@@ -313,6 +316,15 @@ impl Runtime {
     #[must_use]
     pub fn with_cache(mut self, cache: Option<cache::Cache>) -> Runtime {
         self.cache = cache;
+        self
+    }
+
+    /// Whether built-in policies use the machine code compiled into the binary at build time
+    /// (the default). `false` compiles them from their wasm like any other module (or loads
+    /// them from the cache): for measuring that cost, or to rule the build's code out.
+    #[must_use]
+    pub fn with_precompiled(mut self, use_precompiled: bool) -> Runtime {
+        self.use_precompiled = use_precompiled;
         self
     }
 
@@ -488,9 +500,7 @@ impl Runtime {
     /// The module from machine code compiled into the binary at build time, when wasmtime finds
     /// it compatible with this engine and CPU; `None` (compile instead) otherwise.
     fn precompiled(&self, compiled: &[u8]) -> Option<Module> {
-        if compiled.is_empty()
-            || std::env::var_os("PREFLIGHT_PRECOMPILED").is_some_and(|v| v == "0")
-        {
+        if compiled.is_empty() || !self.use_precompiled {
             return None;
         }
         // SAFETY: `compiled` is only ever what `build.rs` wrote with wasmtime's
@@ -918,6 +928,28 @@ mod tests {
                 assert_eq!(again.origin, CodeOrigin::Shared);
             }
         }
+    }
+
+    /// A runtime told not to use the build's machine code compiles the built-ins from their
+    /// wasm, and they evaluate the same.
+    #[test]
+    fn a_runtime_without_precompiled_code_compiles_the_builtins() {
+        let gate = crate::builtin::find(crate::builtin::GATE).unwrap();
+        let input = br#"{"facts":{"scores":{"readiness":7,"mvp":7},"security":{"gate":"PASS"},"complexity":"medium"},"settings":{}}"#;
+        let precompiled = Runtime::new(Limits::default()).unwrap();
+        let compiled = Runtime::new(Limits::default())
+            .unwrap()
+            .with_precompiled(false);
+        let (a, b) = (
+            precompiled.load_builtin(gate).unwrap(),
+            compiled.load_builtin(gate).unwrap(),
+        );
+        assert_eq!(a.origin, CodeOrigin::Precompiled);
+        assert_eq!(b.origin, CodeOrigin::Compiled);
+        assert_eq!(
+            precompiled.evaluate(&a, input).unwrap().output,
+            compiled.evaluate(&b, input).unwrap().output
+        );
     }
 
     /// Machine code that does not match the running engine (compiled with other settings, or

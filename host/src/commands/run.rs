@@ -65,7 +65,8 @@ pub struct AttestArgs {
 }
 
 /// The sandbox runtime for these limits, with the compiled-module cache from the environment;
-/// pooled when it evaluates many fact sets.
+/// pooled when it evaluates many fact sets. `PREFLIGHT_PRECOMPILED=0` makes it compile the
+/// built-ins instead of using the binary's machine code.
 ///
 /// # Errors
 /// When wasmtime cannot be configured on this machine.
@@ -75,7 +76,11 @@ pub fn runtime(limits: &LimitArgs, pooled: bool) -> Result<Runtime, preflight_en
     } else {
         Runtime::new(limits.limits())
     };
-    runtime.map(|r| r.with_cache(preflight_engine::sandbox::cache::from_env()))
+    let precompiled = std::env::var_os("PREFLIGHT_PRECOMPILED").is_none_or(|v| v != "0");
+    runtime.map(|r| {
+        r.with_cache(preflight_engine::sandbox::cache::from_env())
+            .with_precompiled(precompiled)
+    })
 }
 
 /// The loaded policies of a plan, or the outcome of a run that cannot start.

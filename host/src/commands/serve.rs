@@ -218,7 +218,60 @@ fn reply(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Repl
     response
 }
 
-fn json_reply(status: StatusCode, value: &Value) -> Reply {
+// The bodies of the service's own endpoints; their OpenAPI schemas are generated from these
+// types. Fields in name order, as the bodies have always listed them.
+
+/// `GET /readyz`: whether the service answers, and the policy set it answers with.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Ready {
+    /// The policy set's generation: 1 at start, one more for each successful reload.
+    generation: u64,
+    /// Why the last reload failed, if it did (the previous set keeps serving); `null` after a
+    /// successful one.
+    last_reload_error: Option<String>,
+    /// How many policies the set has.
+    policies: usize,
+    /// Always `true` once the service listens.
+    ready: bool,
+}
+
+/// `GET /v1/policies`: the policy set decisions run.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Policies {
+    /// The policy set's generation.
+    generation: u64,
+    /// The loaded policies, in the order they run.
+    policies: Vec<ServedPolicy>,
+}
+
+/// One policy of the set.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct ServedPolicy {
+    /// Whether its decision counts (`false`: advisory).
+    enforced: bool,
+    /// The name in the module's metadata.
+    name: String,
+    /// The module's sha256, lowercase hex.
+    sha256: String,
+    /// Where the module came from (`builtin:NAME`, a path, an OCI reference).
+    source: String,
+    /// The version in the module's metadata.
+    version: String,
+}
+
+/// `POST /v1/admin/reload`: whether the new set was swapped in.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+struct Reload {
+    /// Why the reload failed; absent when it succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// The generation now serving.
+    generation: u64,
+    /// Whether the new set is serving.
+    reloaded: bool,
+}
+
+fn json_reply(status: StatusCode, value: &impl serde::Serialize) -> Reply {
     reply(
         status,
         "application/json",
@@ -511,12 +564,12 @@ async fn route(state: &Arc<State>, request: Request<Incoming>) -> Reply {
                 .clone();
             json_reply(
                 StatusCode::OK,
-                &json!({
-                    "ready": true,
-                    "generation": set.generation,
-                    "policies": set.entries.len(),
-                    "last_reload_error": error,
-                }),
+                &Ready {
+                    generation: set.generation,
+                    last_reload_error: error,
+                    policies: set.entries.len(),
+                    ready: true,
+                },
             )
         }
         (&Method::GET, "/metrics") => {
@@ -539,23 +592,24 @@ async fn route(state: &Arc<State>, request: Request<Incoming>) -> Reply {
                 return unauthorized(state);
             }
             let set = current(state);
-            let policies: Vec<Value> = set
+            let policies = set
                 .entries
                 .iter()
                 .filter_map(|entry| entry.policy.as_ref().ok().map(|p| (entry, p)))
-                .map(|(entry, policy)| {
-                    json!({
-                        "name": policy.metadata.name,
-                        "version": policy.metadata.version,
-                        "sha256": policy.sha256,
-                        "source": policy.source,
-                        "enforced": entry.enforce,
-                    })
+                .map(|(entry, policy)| ServedPolicy {
+                    enforced: entry.enforce,
+                    name: policy.metadata.name.clone(),
+                    sha256: policy.sha256.clone(),
+                    source: policy.source.clone(),
+                    version: policy.metadata.version.clone(),
                 })
                 .collect();
             json_reply(
                 StatusCode::OK,
-                &json!({"generation": set.generation, "policies": policies}),
+                &Policies {
+                    generation: set.generation,
+                    policies,
+                },
             )
         }
         (&Method::POST, "/v1/admin/reload") => {
@@ -572,11 +626,19 @@ async fn route(state: &Arc<State>, request: Request<Incoming>) -> Reply {
             match reload(state).await {
                 Ok(generation) => json_reply(
                     StatusCode::OK,
-                    &json!({"reloaded": true, "generation": generation}),
+                    &Reload {
+                        error: None,
+                        generation,
+                        reloaded: true,
+                    },
                 ),
                 Err(message) => json_reply(
                     StatusCode::CONFLICT,
-                    &json!({"reloaded": false, "error": message, "generation": current(state).generation}),
+                    &Reload {
+                        error: Some(message),
+                        generation: current(state).generation,
+                        reloaded: false,
+                    },
                 ),
             }
         }
@@ -879,11 +941,14 @@ fn classic_exposition(open_metrics: &str) -> String {
 pub fn openapi() -> Value {
     use preflight_engine::schema::SchemaKind;
     let mut components = serde_json::Map::new();
-    for (name, kind) in [
-        ("FactSet", SchemaKind::Facts),
-        ("Report", SchemaKind::Report),
+    let generated = |schema: schemars::Schema| schema.to_value();
+    for (name, mut schema) in [
+        ("FactSet", SchemaKind::Facts.generate()),
+        ("Report", SchemaKind::Report.generate()),
+        ("Policies", generated(schemars::schema_for!(Policies))),
+        ("Ready", generated(schemars::schema_for!(Ready))),
+        ("Reload", generated(schemars::schema_for!(Reload))),
     ] {
-        let mut schema = kind.generate();
         if let Some(map) = schema.as_object_mut() {
             map.remove("$schema");
             map.remove("$id");
@@ -908,50 +973,6 @@ pub fn openapi() -> Value {
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Report"}}},
         })
     };
-    components.insert(
-        "Policies".to_owned(),
-        json!({
-            "type": "object",
-            "required": ["generation", "policies"],
-            "properties": {
-                "generation": {"type": "integer"},
-                "policies": {"type": "array", "items": {
-                    "type": "object",
-                    "required": ["name", "version", "sha256", "source", "enforced"],
-                    "properties": {
-                        "name": {"type": "string"}, "version": {"type": "string"},
-                        "sha256": {"type": "string"}, "source": {"type": "string"},
-                        "enforced": {"type": "boolean"},
-                    },
-                }},
-            },
-        }),
-    );
-    components.insert(
-        "Ready".to_owned(),
-        json!({
-            "type": "object",
-            "required": ["ready", "generation", "policies", "last_reload_error"],
-            "properties": {
-                "ready": {"type": "boolean"},
-                "generation": {"type": "integer"},
-                "policies": {"type": "integer"},
-                "last_reload_error": {"type": ["string", "null"]},
-            },
-        }),
-    );
-    components.insert(
-        "Reload".to_owned(),
-        json!({
-            "type": "object",
-            "required": ["reloaded", "generation"],
-            "properties": {
-                "reloaded": {"type": "boolean"},
-                "generation": {"type": "integer"},
-                "error": {"type": "string"},
-            },
-        }),
-    );
     let bearer = json!([{"bearer": []}]);
     json!({
         "openapi": "3.1.0",

@@ -437,17 +437,23 @@ impl Line<'_> {
                     self.name
                 );
                 diagnostic::error(&message);
-                let mut report = failed_report(IssueId::PolicyHostError, message);
-                report.dry_run = self.reporting.dry_run;
-                let mut json = serde_json::to_vec(&report).unwrap_or_default();
-                json.push(b'\n');
-                Done::Report {
-                    json,
-                    exit: ExitCode::Error,
-                    decision: report.decision as usize,
-                    invalid: false,
-                }
+                self.failed(IssueId::PolicyHostError, message, false)
             })
+    }
+
+    /// A line that fails closed: a `NO_GO` report naming why, exit 2.
+    fn failed(&self, id: IssueId, message: String, invalid: bool) -> Done {
+        let mut report = failed_report(id, message);
+        report.dry_run = self.reporting.dry_run;
+        // A report of a failure has only strings and enums: it always serializes.
+        let mut json = serde_json::to_vec(&report).unwrap_or_default();
+        json.push(b'\n');
+        Done::Report {
+            json,
+            exit: ExitCode::Error,
+            decision: report.decision as usize,
+            invalid,
+        }
     }
 
     /// One line of the stream (`Err(length)`: over the cap), as its report line.
@@ -491,35 +497,33 @@ impl Line<'_> {
                 outcome
             })
         });
-        let (report, exit, invalid) = match outcome {
-            Ok(outcome) => (outcome.report, outcome.exit, false),
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
             Err((id, message)) => {
                 let message = format!("`{}` line {number}: {message}", self.name);
                 diagnostic::error(&message);
-                let mut report = failed_report(id, message);
-                report.dry_run = self.reporting.dry_run;
-                (report, ExitCode::Error, true)
+                return self.failed(id, message, true);
             }
         };
-        let decision = report.decision as usize;
-        let (mut json, exit, decision) = match serde_json::to_vec(&report) {
-            Ok(json) => (json, exit, decision),
+        match serde_json::to_vec(&outcome.report) {
+            Ok(mut json) => {
+                json.push(b'\n');
+                Done::Report {
+                    json,
+                    exit: outcome.exit,
+                    decision: outcome.report.decision as usize,
+                    invalid: false,
+                }
+            }
             // A report always serializes; if one ever did not, its line still fails closed.
-            Err(err) => {
-                let report = failed_report(
-                    IssueId::FactsUnreadable,
-                    format!("line {number}: the report could not be written: {err}"),
-                );
-                let json = serde_json::to_vec(&report).unwrap_or_default();
-                (json, ExitCode::Error, report.decision as usize)
-            }
-        };
-        json.push(b'\n');
-        Done::Report {
-            json,
-            exit,
-            decision,
-            invalid,
+            Err(err) => self.failed(
+                IssueId::FactsUnreadable,
+                format!(
+                    "`{}` line {number}: the report could not be written: {err}",
+                    self.name
+                ),
+                false,
+            ),
         }
     }
 }
