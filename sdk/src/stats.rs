@@ -318,7 +318,7 @@ pub fn hodges_lehmann(x: &[f64], y: &[f64], confidence: f64) -> Result<Shift, St
         kth_difference(&x, &y, total / 2 + 1)
     } else {
         let a = kth_difference(&x, &y, total / 2);
-        let b = kth_difference(&x, &y, total / 2 + 1);
+        let b = next_difference(&x, &y, a, total / 2 + 1);
         a + (b - a) / 2.0
     };
     let (f1, f2) = (x.len() as f64, y.len() as f64);
@@ -369,6 +369,25 @@ fn cuts(
         count += (y.len() - j) as u64;
     }
     count
+}
+
+/// The k-th smallest pairwise difference when the (k−1)-th is `previous`: `previous` again if
+/// at least k differences are at most it, else the smallest difference above it. One sweep.
+fn next_difference(x: &[f64], y: &[f64], previous: f64, k: u64) -> f64 {
+    let mut j = 0;
+    let mut count = 0u64;
+    let mut above = f64::INFINITY;
+    for &xi in x {
+        while j < y.len() && xi - y[j] > previous {
+            j += 1;
+        }
+        count += (y.len() - j) as u64;
+        // Columns before `j` hold this row's differences above `previous`, the last the least.
+        if j > 0 {
+            above = above.min(xi - y[j - 1]);
+        }
+    }
+    if count >= k { previous } else { above + 0.0 }
 }
 
 /// SplitMix64: a fixed-seed generator for the pivot samples. The answer never depends on it,
@@ -560,6 +579,28 @@ mod tests {
                         "n={n} m={m} kind={kind} k={k}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_estimate_matches_the_bisection_it_replaced() {
+        let mut random = SplitMix(11);
+        for (n, m) in [(1, 2), (2, 2), (4, 6), (30, 40), (300, 200), (1000, 600)] {
+            for distinct in [2, 7, 1 << 30] {
+                let mut draw = || (random.below(distinct) as f64 - (distinct / 2) as f64) * 0.25;
+                let x: Vec<f64> = (0..n).map(|_| draw()).collect();
+                let y: Vec<f64> = (0..m).map(|_| draw()).collect();
+                let (xs, ys) = (sorted(&x), sorted(&y));
+                let total = (n * m) as u64;
+                let a = kth_by_bisection(&xs, &ys, total / 2);
+                let b = kth_by_bisection(&xs, &ys, total / 2 + 1);
+                let shift = hodges_lehmann(&x, &y, 0.95).unwrap();
+                assert_eq!(
+                    shift.estimate.to_bits(),
+                    (a + (b - a) / 2.0).to_bits(),
+                    "n={n} m={m} distinct={distinct}"
+                );
             }
         }
     }

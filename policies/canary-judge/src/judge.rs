@@ -128,9 +128,11 @@ fn compare(metric: &Metric, settings: &Settings) -> MetricResult {
         result.reason = "baseline and canary hold the same values".to_owned();
         return result;
     }
+    // Both statistics depend on the values, not their order: given them sorted, their own sorts
+    // find the input already in order.
     let (Ok(test), Ok(shift)) = (
-        stats::mann_whitney_u(&c, &b),
-        stats::hodges_lehmann(&c, &b, settings.confidence),
+        stats::mann_whitney_u(&sorted_c, &sorted_b),
+        stats::hodges_lehmann(&sorted_c, &sorted_b, settings.confidence),
     ) else {
         result.label = Label::Error;
         result.rule = "statistics".to_owned();
