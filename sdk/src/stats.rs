@@ -301,8 +301,8 @@ pub struct Shift {
 /// The Hodges-Lehmann shift of `x` over `y` with a distribution-free confidence interval: the
 /// order statistics `D(C+1)` and `D(N−C)` of the `N = n₁·n₂` pairwise differences, with
 /// `C = ⌊N/2 − z₁₋α/₂·√(n₁n₂(n₁+n₂+1)/12)⌋` (Hollander & Wolfe, normal approximation).
-/// The differences are never materialised: each order statistic is found by bisection over
-/// the doubles with an O(n₁+n₂) count, so 10 000 values per side cost milliseconds.
+/// The differences are never all materialised: each order statistic takes a few O(n₁+n₂)
+/// sweeps around pivots sampled from the differences; 10 000 values per side cost about 1 ms.
 ///
 /// # Errors
 /// [`StatsError::Empty`], [`StatsError::NotFinite`] or [`StatsError::BadConfidence`].
@@ -411,8 +411,8 @@ impl SplitMix {
 /// a range `(low, high]` is one column range per row. Each round samples differences from
 /// that set, takes two sample values that bracket the k-th with high probability, and counts
 /// the differences at most each with one sweep; the range shrinks about tenfold a round, and
-/// when few enough differences are left they are selected directly. Three or four rounds of
-/// two sweeps replace the 64 sweeps of a bisection over the bits of a double.
+/// when few enough are left they are selected directly. Every round removes at least one
+/// (a pivot is a difference in play); three or four rounds replace a bisection's 64 sweeps.
 fn kth_difference(x: &[f64], y: &[f64], k: u64) -> f64 {
     let (n, m) = (x.len(), y.len());
     // Row i's differences in play are columns high[i]..low[i]: above `low`, at most `high`.
