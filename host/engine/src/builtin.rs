@@ -16,7 +16,9 @@ pub struct Builtin {
     /// (`build.rs`); empty when the build did not precompile (a cross build). Used only when
     /// wasmtime finds it compatible with the running engine and CPU.
     pub compiled: &'static [u8],
-    /// The same for the pooled engine ([`crate::Runtime::pooled`]), whose settings differ.
+    /// The same for the pooled engine ([`crate::Runtime::pooled`]), whose settings differ,
+    /// deflated (raw DEFLATE, RFC 1951): a process that makes a pooled engine runs a batch or a
+    /// service and inflates it once, where every `preflight run` loads [`Builtin::compiled`].
     pub compiled_pooled: &'static [u8],
 }
 

@@ -35,6 +35,17 @@ use limits::Limiter;
 /// How often the deadline clock ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
 
+/// The built-in a load is for, whose build-time machine code it may use; a load of bytes that
+/// are a built-in's finds it by itself. Never one without the `builtins` feature.
+#[cfg(feature = "builtins")]
+type Shipped<'a> = Option<&'a crate::builtin::Builtin>;
+#[cfg(not(feature = "builtins"))]
+type Shipped<'a> = Option<&'a std::convert::Infallible>;
+
+/// The most bytes a built-in's deflated machine code may inflate to (the largest is under 3 MB).
+#[cfg(feature = "builtins")]
+const MAX_BUILTIN_MACHINE_CODE: usize = 64 << 20;
+
 /// Per-evaluation state the host functions see.
 #[derive(Debug)]
 pub struct GuestState {
@@ -354,7 +365,7 @@ impl Runtime {
             builtin.wasm,
             builtin.sha256.to_owned(),
             metadata,
-            self.machine_code(builtin),
+            Some(builtin),
         )
     }
 
@@ -369,7 +380,7 @@ impl Runtime {
         sha256: String,
     ) -> Result<Policy, PolicyError> {
         let metadata = metadata::read(source, bytes)?;
-        self.load_with(source, bytes, sha256, metadata, &[])
+        self.load_with(source, bytes, sha256, metadata, None)
     }
 
     /// Loads a module whose pins [`crate::pin::verify`] has checked: its sha256 and metadata
@@ -383,7 +394,7 @@ impl Runtime {
         bytes: &[u8],
         verified: crate::pin::Verified,
     ) -> Result<Policy, PolicyError> {
-        self.load_with(source, bytes, verified.sha256, verified.metadata, &[])
+        self.load_with(source, bytes, verified.sha256, verified.metadata, None)
     }
 
     fn load_with(
@@ -392,7 +403,7 @@ impl Runtime {
         bytes: &[u8],
         sha256: String,
         metadata: PolicyMetadata,
-        precompiled: &[u8],
+        builtin: Shipped<'_>,
     ) -> Result<Policy, PolicyError> {
         let known = self
             .modules
@@ -408,14 +419,21 @@ impl Runtime {
                 // A built-in's bytes, however they were named (`builtin:NAME`, or pinned in a
                 // lock), come with their machine code.
                 #[cfg(feature = "builtins")]
-                let precompiled = match precompiled {
-                    [] => crate::builtin::BUILTINS
-                        .iter()
-                        .find(|builtin| builtin.wasm == bytes)
-                        .map_or(precompiled, |builtin| self.machine_code(builtin)),
-                    given => given,
-                };
-                let (module, origin) = if let Some(module) = self.precompiled(precompiled) {
+                let precompiled = builtin
+                    .or_else(|| {
+                        crate::builtin::BUILTINS
+                            .iter()
+                            .find(|builtin| builtin.sha256 == sha256 && builtin.wasm == bytes)
+                    })
+                    .filter(|_| self.use_precompiled)
+                    .map(|builtin| self.machine_code(builtin));
+                #[cfg(not(feature = "builtins"))]
+                let precompiled: Option<std::borrow::Cow<'static, [u8]>> =
+                    builtin.map(|never| match *never {});
+                let (module, origin) = if let Some(module) = precompiled
+                    .as_deref()
+                    .and_then(|compiled| self.precompiled(compiled))
+                {
                     (module, CodeOrigin::Precompiled)
                 } else if let Some(module) = self.cached(&sha256) {
                     (module, CodeOrigin::Cache)
@@ -487,14 +505,19 @@ impl Runtime {
         })
     }
 
-    /// A built-in's build-time machine code for this runtime's engine.
+    /// A built-in's build-time machine code for this runtime's engine; empty (compile instead)
+    /// when the pooled engine's deflated code does not inflate.
     #[cfg(feature = "builtins")]
-    fn machine_code(&self, builtin: &crate::builtin::Builtin) -> &'static [u8] {
-        if self.pooled {
-            builtin.compiled_pooled
-        } else {
-            builtin.compiled
+    fn machine_code(&self, builtin: &crate::builtin::Builtin) -> std::borrow::Cow<'static, [u8]> {
+        if !self.pooled {
+            return builtin.compiled.into();
         }
+        miniz_oxide::inflate::decompress_to_vec_with_limit(
+            builtin.compiled_pooled,
+            MAX_BUILTIN_MACHINE_CODE,
+        )
+        .unwrap_or_default()
+        .into()
     }
 
     /// The module from machine code compiled into the binary at build time, when wasmtime finds
@@ -928,6 +951,29 @@ mod tests {
                 assert_eq!(again.origin, CodeOrigin::Shared);
             }
         }
+    }
+
+    /// The pooled engine's deflated machine code inflates to an artifact the engine accepts;
+    /// bytes that do not inflate (garbage, a truncated stream) give no machine code, which the
+    /// load treats as none: the built-in is compiled from its wasm, as in the next test.
+    #[test]
+    fn pooled_machine_code_that_does_not_inflate_is_compiled_instead() {
+        let runtime = Runtime::pooled(Limits::default()).unwrap();
+        let gate = crate::builtin::find(crate::builtin::GATE).unwrap();
+        let code = runtime.machine_code(gate);
+        assert!(code.len() > gate.compiled_pooled.len());
+        assert!(runtime.precompiled(&code).is_some());
+        let half = &gate.compiled_pooled[..gate.compiled_pooled.len() / 2];
+        for broken in [&b"not deflate"[..], half, &[]] {
+            let builtin = crate::builtin::Builtin {
+                compiled_pooled: broken,
+                ..*gate
+            };
+            assert!(runtime.machine_code(&builtin).is_empty());
+        }
+        // The on-demand engine's code is used as stored.
+        let on_demand = Runtime::new(Limits::default()).unwrap();
+        assert_eq!(&*on_demand.machine_code(gate), gate.compiled);
     }
 
     /// A runtime told not to use the build's machine code compiles the built-ins from their
