@@ -243,15 +243,6 @@ pub fn subject(text: &str) -> Result<Value, String> {
     Ok(json!({"name": text, "digest": {"sha256": hex::encode(Sha256::digest(&bytes))}}))
 }
 
-/// The hex sha256 of a file, or `None` when it does not exist.
-pub fn file_sha256(path: &Path) -> Result<Option<String>, String> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(hex::encode(Sha256::digest(&bytes)))),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(format!("`{}`: {err}", path.display())),
-    }
-}
-
 /// What a decision record binds besides the report.
 #[derive(Debug, Clone)]
 pub struct Context {

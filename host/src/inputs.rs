@@ -137,6 +137,8 @@ impl PolicySpec {
 /// Everything a run needs to know before it starts.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// sha256 of the bytes of `preflight.lock` the pins were taken from, when there is one.
+    pub lock_sha256: Option<String>,
     /// The waivers in force, checked.
     pub waivers: Option<preflight_engine::waivers::Waivers>,
     /// Where the facts come from.
@@ -256,10 +258,13 @@ fn plan_with(args: &InputArgs, use_lock: bool) -> Result<Plan, ConfigError> {
     for spec in &mut specs {
         spec.locked = args.locked;
     }
-    if use_lock {
-        apply_lock(&loaded, args.locked, &mut specs, &mut provenance)?;
-    }
+    let lock_sha256 = if use_lock {
+        apply_lock(&loaded, args.locked, &mut specs, &mut provenance)?
+    } else {
+        None
+    };
     Ok(Plan {
+        lock_sha256,
         waivers,
         sources,
         specs,
@@ -384,14 +389,39 @@ fn apply_lock(
     locked: bool,
     specs: &mut [PolicySpec],
     provenance: &mut BTreeMap<String, String>,
-) -> Result<(), ConfigError> {
+) -> Result<Option<String>, ConfigError> {
     let base = loaded.base();
     let path = base.join(preflight_sources::lock::FILE_NAME);
-    let lock =
-        preflight_sources::lock::LockFile::load(&path).map_err(|err| ConfigError::Invalid {
-            path: path.clone(),
-            message: err.to_string(),
-        })?;
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.clone(),
+        message,
+    };
+    // Read once: the pins and the digest a decision record binds come from the same bytes.
+    let text = if path.exists() {
+        Some(
+            preflight_engine::files::read_to_string(
+                &path,
+                preflight_engine::files::InputKind::Lock,
+            )
+            .map_err(|err| {
+                invalid(
+                    preflight_sources::lock::LockError::File {
+                        path: path.clone(),
+                        message: err.to_string(),
+                    }
+                    .to_string(),
+                )
+            })?,
+        )
+    } else {
+        None
+    };
+    let lock = text
+        .as_deref()
+        .map(|text| preflight_sources::lock::LockFile::parse(&path, text))
+        .transpose()
+        .map_err(|err| invalid(err.to_string()))?;
+    let sha256 = text.map(|text| preflight_engine::sandbox::sha256_hex(text.as_bytes()));
     if locked && lock.is_none() {
         return Err(ConfigError::Invalid {
             path,
@@ -410,7 +440,7 @@ fn apply_lock(
                 .push((entry.sha256.clone(), path.display().to_string()));
         }
     }
-    Ok(())
+    Ok(sha256)
 }
 
 fn set_mode(settings: &mut Value, mode: &str) {

@@ -474,3 +474,31 @@ fn bad_keys_and_records_are_errors_naming_the_file() {
         serde_json::from_slice(&std::fs::read(path.join("facts.json")).unwrap()).unwrap();
     assert_eq!(facts["scores"]["readiness"], 7.0);
 }
+
+/// The record binds the digest of the lock file the run took its pins from: read once with the
+/// pins, not again when the record is signed; no lock, no digest.
+#[test]
+fn the_record_binds_the_lock_the_run_took_its_pins_from() {
+    let dir = signed_run(&[]);
+    let path = dir.path();
+    assert!(statement(path)["predicate"]["lock_sha256"].is_null());
+    let (code, _, stderr) = run(preflight().current_dir(path).args(["policy", "lock"]));
+    assert_eq!(code, 0, "{stderr}");
+    let lock = std::fs::read(path.join("preflight.lock")).unwrap();
+    let (code, stdout, stderr) = run(preflight().current_dir(path).args([
+        "run",
+        "--no-collect",
+        "--facts",
+        "facts.json",
+        "--locked",
+        "--attest",
+        "decision.dsse",
+        "--signing-key",
+        "team.pem",
+    ]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(
+        statement(path)["predicate"]["lock_sha256"],
+        preflight_engine::sandbox::sha256_hex(&lock)
+    );
+}

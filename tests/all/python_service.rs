@@ -409,7 +409,7 @@ fn stable_report() -> Report {
         .enable_all()
         .build()
         .unwrap();
-    let mut report = run::outcome(&rt, &args).report;
+    let mut report = run::outcome(&rt, &args).0.report;
     for policy in &mut report.policies {
         policy.elapsed_ms = 0.0;
         policy.fuel_used = None;

@@ -509,6 +509,7 @@ async fn analyze_once(setup: &Setup, window: Window) -> (Outcome, Option<Value>)
         }
     };
     let plan = crate::inputs::Plan {
+        lock_sha256: None,
         waivers: None,
         sources: preflight_collectors::FactSources::default(),
         specs: Vec::new(),

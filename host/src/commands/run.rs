@@ -180,16 +180,22 @@ impl RunArgs {
 }
 
 /// Gathers facts and evaluates every policy. Never fails: errors become a `NO_GO` outcome with
-/// exit code 2, and their diagnostics are printed to stderr.
-pub fn outcome(rt: &tokio::runtime::Runtime, args: &RunArgs) -> Outcome {
+/// exit code 2, and their diagnostics are printed to stderr. The plan it ran, when the inputs
+/// made one: a decision record describes that plan, not the files read again.
+pub fn outcome(rt: &tokio::runtime::Runtime, args: &RunArgs) -> (Outcome, Option<Plan>) {
     let plan = match inputs::plan(&args.inputs) {
         Ok(plan) => plan,
         Err(err) => {
             let outcome = Outcome::failed(err.id(), err.to_string(), args.dry_run);
             diagnostic::print(err);
-            return outcome;
+            return (outcome, None);
         }
     };
+    let outcome = outcome_of(rt, args, &plan);
+    (outcome, Some(plan))
+}
+
+fn outcome_of(rt: &tokio::runtime::Runtime, args: &RunArgs, plan: &Plan) -> Outcome {
     let facts = match preflight_collectors::gather(&plan.sources) {
         Ok(facts) => facts,
         Err(err) => {
@@ -197,13 +203,13 @@ pub fn outcome(rt: &tokio::runtime::Runtime, args: &RunArgs) -> Outcome {
                 let mut outcome = Outcome::failed(err.id(), missing.to_string(), args.dry_run);
                 diagnostic::print(missing);
                 outcome.inputs = plan.input_files();
-                outcome.anchors = crate::anchors::of(&plan, None, &outcome.report);
+                outcome.anchors = crate::anchors::of(plan, None, &outcome.report);
                 return outcome;
             }
             let mut outcome = Outcome::failed(err.id(), err.to_string(), args.dry_run);
             diagnostic::print(err);
             outcome.inputs = plan.input_files();
-            outcome.anchors = crate::anchors::of(&plan, None, &outcome.report);
+            outcome.anchors = crate::anchors::of(plan, None, &outcome.report);
             outcome.paths = Some(preflight_report::PathBase::new(
                 &plan.sources.root,
                 &plan.path_base,
@@ -219,12 +225,12 @@ pub fn outcome(rt: &tokio::runtime::Runtime, args: &RunArgs) -> Outcome {
             return outcome;
         }
     };
-    let entries = match load(rt, &runtime, &plan, args.dry_run) {
+    let entries = match load(rt, &runtime, plan, args.dry_run) {
         Ok(entries) => entries,
         Err(outcome) => return *outcome,
     };
-    let mut outcome = evaluate(&runtime, &entries, &plan, &facts, &args.reporting(), "");
-    outcome.anchors = crate::anchors::of(&plan, Some(&facts.value), &outcome.report);
+    let mut outcome = evaluate(&runtime, &entries, plan, &facts, &args.reporting(), "");
+    outcome.anchors = crate::anchors::of(plan, Some(&facts.value), &outcome.report);
     outcome.paths = Some(preflight_report::PathBase::new(
         &plan.sources.root,
         &plan.path_base,
@@ -264,9 +270,9 @@ pub fn run(rt: &tokio::runtime::Runtime, args: &RunArgs) -> ExitCode {
         },
         None => None,
     };
-    let mut outcome = outcome(rt, args);
+    let (mut outcome, plan) = outcome(rt, args);
     if let Some((file, key, subjects)) = signing
-        && let Err(message) = write_record(args, &outcome, file, &key, subjects)
+        && let Err(message) = write_record(args, &outcome, plan.as_ref(), file, &key, subjects)
     {
         diagnostic::error(&message);
         outcome = Outcome::failed(
@@ -299,6 +305,7 @@ fn attest_inputs(
 fn write_record(
     args: &RunArgs,
     outcome: &Outcome,
+    plan: Option<&Plan>,
     file: &std::path::Path,
     key: &ed25519_dalek::SigningKey,
     subjects: Vec<serde_json::Value>,
@@ -313,11 +320,9 @@ fn write_record(
             file.display()
         ));
     }
-    // The plan again (it is deterministic) for what the report does not carry: each
-    // policy's settings and the lock.
-    let plan = inputs::plan(&args.inputs).ok();
+    // What the report does not carry, from the plan that ran: each policy's settings, the lock
+    // and the waivers.
     let settings = plan
-        .as_ref()
         .map(|plan| {
             plan.specs
                 .iter()
@@ -325,19 +330,13 @@ fn write_record(
                 .collect()
         })
         .unwrap_or_default();
-    let lock_sha256 = match &plan {
-        Some(plan) => {
-            crate::attest::file_sha256(&plan.base.join(preflight_sources::lock::FILE_NAME))?
-        }
-        None => None,
-    };
+    let lock_sha256 = plan.and_then(|plan| plan.lock_sha256.clone());
     let limits = &args.limits;
     let context = crate::attest::Context {
         subjects,
         settings,
         lock_sha256,
         waivers_sha256: plan
-            .as_ref()
             .and_then(|plan| plan.waivers.as_ref())
             .map(preflight_engine::waivers::Waivers::sha256),
         limits: serde_json::json!({
