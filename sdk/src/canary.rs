@@ -150,20 +150,35 @@ impl Serialize for Sample {
     }
 }
 
+/// Read straight from the deserializer's number or string, with no buffering: a canary's fact
+/// set holds tens of thousands of samples (an untagged enum buffered each one first).
 impl<'de> Deserialize<'de> for Sample {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Number(f64),
-            Text(String),
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Sample;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a number, or \"NaN\", \"+Inf\", \"-Inf\"")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Sample, E> {
+                Ok(Sample(v))
+            }
+            // As serde reads an integer into an `f64`.
+            #[allow(clippy::cast_precision_loss, reason = "a sample is a double")]
+            fn visit_i64<E>(self, v: i64) -> Result<Sample, E> {
+                Ok(Sample(v as f64))
+            }
+            #[allow(clippy::cast_precision_loss, reason = "a sample is a double")]
+            fn visit_u64<E>(self, v: u64) -> Result<Sample, E> {
+                Ok(Sample(v as f64))
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Sample, E> {
+                parse_sample(text)
+                    .map(Sample)
+                    .ok_or_else(|| E::custom(format!("`{text}` is not a sample value")))
+            }
         }
-        match Raw::deserialize(deserializer)? {
-            Raw::Number(v) => Ok(Sample(v)),
-            Raw::Text(text) => parse_sample(&text)
-                .map(Sample)
-                .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a sample value"))),
-        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -321,4 +336,89 @@ pub struct Judgement {
     pub counts: LabelCounts,
     /// Every metric's result.
     pub metrics: Vec<MetricResult>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How samples were read before: an untagged enum, which buffers each value first.
+    fn buffered(json: &str) -> Option<f64> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        match serde_json::from_str::<Raw>(json).ok()? {
+            Raw::Number(v) => Some(v),
+            Raw::Text(text) => parse_sample(&text),
+        }
+    }
+
+    /// The direct reading accepts and refuses what the buffered one did, to the bit.
+    #[test]
+    fn samples_read_directly_as_they_were_buffered() {
+        let inputs = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "1",
+            "-1",
+            "42",
+            "0.25",
+            "1e3",
+            "-2.5E-3",
+            "1e308",
+            "2.2250738585072014e-308",
+            "5e-324",
+            "9007199254740993",
+            "18446744073709551615",
+            "-9223372036854775808",
+            "123456789012345678901234567890",
+            "0.1234567890123456789",
+            "\"NaN\"",
+            "\"+Inf\"",
+            "\"Inf\"",
+            "\"-Inf\"",
+            "\"1.5\"",
+            "\"-0\"",
+            "\"1e999\"",
+            "\"inf\"",
+            "\"nan\"",
+            "\"\"",
+            "\"x\"",
+            "true",
+            "false",
+            "null",
+            "[]",
+            "[1]",
+            "{}",
+            "{\"v\":1}",
+            "1e999",
+            "-",
+            "01",
+            "1.",
+            "\"\\u0031\"",
+        ];
+        for json in inputs {
+            let direct = serde_json::from_str::<Sample>(json).ok().map(|s| s.0);
+            let old = buffered(json);
+            assert_eq!(
+                direct.map(f64::to_bits),
+                old.map(f64::to_bits),
+                "{json}: {direct:?} against {old:?}"
+            );
+        }
+        // Inside a series, as the judge reads them.
+        let series: Series =
+            serde_json::from_str(r#"{"query":"q","values":[1,"NaN",2.5,"-Inf",-3]}"#).unwrap();
+        let numbers = series.numbers();
+        assert_eq!(numbers.len(), 5);
+        assert!(numbers[1].is_nan());
+        assert_eq!(numbers[3], f64::NEG_INFINITY);
+        assert_eq!([numbers[0], numbers[2], numbers[4]], [1.0, 2.5, -3.0]);
+        assert!(serde_json::from_str::<Series>(r#"{"query":"q","values":[true]}"#).is_err());
+    }
 }

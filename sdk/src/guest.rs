@@ -133,14 +133,30 @@ pub fn evaluate_bytes<O: serde::Serialize>(
     input: &[u8],
     evaluate: fn(PolicyInput) -> O,
 ) -> Vec<u8> {
+    evaluate_marked(input, evaluate, |_| {})
+}
+
+/// [`evaluate_bytes`], calling `mark` as each stage begins or ends: 0 start, 1 input parsed,
+/// 2 evaluated, 3 output serialized (a bench's stage clock; a no-op otherwise).
+fn evaluate_marked<O: serde::Serialize>(
+    input: &[u8],
+    evaluate: fn(PolicyInput) -> O,
+    mark: impl Fn(i32),
+) -> Vec<u8> {
+    mark(0);
     let serialized = match serde_json::from_slice::<PolicyInput>(input) {
-        Ok(input) => serde_json::to_vec(&evaluate(input)),
+        Ok(input) => {
+            mark(1);
+            let output = evaluate(input);
+            mark(2);
+            serde_json::to_vec(&output)
+        }
         Err(err) => serde_json::to_vec(&PolicyOutput::blocked(Issue::new(
             "input.invalid",
             format!("the policy could not read its input: {err}"),
         ))),
     };
-    match serialized {
+    let bytes = match serialized {
         Ok(bytes) => bytes,
         Err(err) => {
             let fallback = PolicyOutput {
@@ -156,12 +172,13 @@ pub fn evaluate_bytes<O: serde::Serialize>(
                 br#"{"decision":"NO_GO","blocking_issues":[{"id":"output.unserializable","message":"the policy output could not be serialized"}],"warnings":[],"details":{}}"#.to_vec()
             })
         }
-    }
+    };
+    mark(3);
+    bytes
 }
 
 #[cfg(target_arch = "wasm32")]
 mod wasm {
-    use super::evaluate_bytes;
     use crate::policy::PolicyInput;
 
     /// `preflight_alloc`: reserves `len` bytes the host writes the input into.
@@ -197,44 +214,26 @@ mod wasm {
             unsafe { std::slice::from_raw_parts(ptr as usize as *const u8, len) }
         };
         #[cfg(not(feature = "stage-clock"))]
-        let output = std::mem::ManuallyDrop::new(evaluate_bytes(input, policy));
+        let output = std::mem::ManuallyDrop::new(super::evaluate_bytes(input, policy));
         #[cfg(feature = "stage-clock")]
-        let output = std::mem::ManuallyDrop::new(staged::evaluate_bytes(input, policy));
+        let output =
+            std::mem::ManuallyDrop::new(super::evaluate_marked(input, policy, staged::mark));
         crate::abi::pack(output.as_ptr() as usize as u32, output.len() as u32)
     }
 
-    /// Benchmarks only (the `stage-clock` feature): [`super::evaluate_bytes`] with its stages
+    /// Benchmarks only (the `stage-clock` feature): each stage of [`super::evaluate_bytes`]
     /// marked through a `preflight_bench.stage` import, which only the bench harness links (the
-    /// host refuses the module): 0 start, 1 input parsed, 2 evaluated, 3 output serialized.
-    /// Input that does not parse is not handled: the harness gives valid input.
+    /// host refuses the module).
     #[cfg(feature = "stage-clock")]
     mod staged {
-        use crate::PolicyInput;
-
         #[link(wasm_import_module = "preflight_bench")]
         unsafe extern "C" {
             fn stage(mark: i32);
         }
 
-        fn mark(stage_number: i32) {
+        pub fn mark(stage_number: i32) {
             // SAFETY: the harness links `preflight_bench.stage` as a function of one i32.
             unsafe { stage(stage_number) }
-        }
-
-        pub fn evaluate_bytes<O: serde::Serialize>(
-            input: &[u8],
-            evaluate: fn(PolicyInput) -> O,
-        ) -> Vec<u8> {
-            mark(0);
-            let Ok(input) = serde_json::from_slice::<PolicyInput>(input) else {
-                return Vec::new();
-            };
-            mark(1);
-            let output = evaluate(input);
-            mark(2);
-            let bytes = serde_json::to_vec(&output).unwrap_or_default();
-            mark(3);
-            bytes
         }
     }
 }
