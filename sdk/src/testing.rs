@@ -382,14 +382,19 @@ fn subset(path: &str, expected: &Value, actual: &Value, problems: &mut Vec<Strin
 /// # Errors
 /// A message listing every failed case and why, or why the cases could not be read.
 pub fn run_cases(dir: &Path, evaluate: fn(PolicyInput) -> PolicyOutput) -> Result<usize, String> {
+    check_each(dir, |case| check_natively(case, evaluate))
+}
+
+/// Checks every case file in `dir` with `check`: how many there are, or a report of every
+/// problem, each line naming its case and file.
+fn check_each(dir: &Path, check: impl Fn(&Case) -> Vec<String>) -> Result<usize, String> {
     let cases = Case::load_dir(dir).map_err(|err| err.to_string())?;
     if cases.is_empty() {
         return Err(format!("no case files in `{}`", dir.display()));
     }
     let mut report = String::new();
     for (path, case) in &cases {
-        let problems = check_natively(case, evaluate);
-        for problem in problems {
+        for problem in check(case) {
             let _ = writeln!(report, "{} ({}): {problem}", case.name, path.display());
         }
     }
@@ -442,12 +447,7 @@ pub fn run_cases_checked(
             compile(namespace, &declared.schema)?,
         ));
     }
-    let cases = Case::load_dir(dir).map_err(|err| err.to_string())?;
-    if cases.is_empty() {
-        return Err(format!("no case files in `{}`", dir.display()));
-    }
-    let mut report = String::new();
-    for (path, case) in &cases {
+    check_each(dir, |case| {
         let mut refused = None;
         // As `preflight test`: settings the schema refuses are an error when the case expects
         // one, else the policy answers them itself (`settings.invalid`).
@@ -486,19 +486,11 @@ pub fn run_cases_checked(
                 }
             }
         }
-        let problems = match refused {
+        match refused {
             Some(message) => case.check_error(&message),
             None => check_natively(case, evaluate),
-        };
-        for problem in problems {
-            let _ = writeln!(report, "{} ({}): {problem}", case.name, path.display());
         }
-    }
-    if report.is_empty() {
-        Ok(cases.len())
-    } else {
-        Err(report)
-    }
+    })
 }
 
 fn pointer_text(pointer: &str) -> &str {
