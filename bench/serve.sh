@@ -5,19 +5,8 @@
 #
 #   bench/serve.sh [SECONDS]
 set -euo pipefail
-cd "$(dirname "$0")"
 seconds=${1:-10}
-(cd .. && cargo build --release -p preflight >/dev/null)
-cargo build --release --bin load >/dev/null
-preflight=$(realpath ../target/release/preflight)
-facts=../examples/seed/facts.json
-work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
-printf '[gate]\nmode = "B"\n' > "$work/preflight.toml"
-port=$((20000 + RANDOM % 20000))
-(cd "$work" && exec "$preflight" serve --addr "127.0.0.1:$port" --max-inflight 256) 2>/dev/null &
-server=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+source "$(dirname "$0")/serve-setup.sh"
 echo "# preflight serve on $(nproc) cores, seed facts, $seconds s per level"
 for clients in 1 16 64; do
     target/release/load "127.0.0.1:$port" "$facts" "$clients" "$seconds"
