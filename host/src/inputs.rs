@@ -392,36 +392,17 @@ fn apply_lock(
 ) -> Result<Option<String>, ConfigError> {
     let base = loaded.base();
     let path = base.join(preflight_sources::lock::FILE_NAME);
-    let invalid = |message: String| ConfigError::Invalid {
-        path: path.clone(),
-        message,
-    };
     // Read once: the pins and the digest a decision record binds come from the same bytes.
-    let text = if path.exists() {
-        Some(
-            preflight_engine::files::read_to_string(
-                &path,
-                preflight_engine::files::InputKind::Lock,
-            )
-            .map_err(|err| {
-                invalid(
-                    preflight_sources::lock::LockError::File {
-                        path: path.clone(),
-                        message: err.to_string(),
-                    }
-                    .to_string(),
-                )
-            })?,
-        )
-    } else {
-        None
-    };
-    let lock = text
-        .as_deref()
-        .map(|text| preflight_sources::lock::LockFile::parse(&path, text))
-        .transpose()
-        .map_err(|err| invalid(err.to_string()))?;
-    let sha256 = text.map(|text| preflight_engine::sandbox::sha256_hex(text.as_bytes()));
+    let (lock, sha256) =
+        match preflight_sources::lock::LockFile::load_hashed(&path).map_err(|err| {
+            ConfigError::Invalid {
+                path: path.clone(),
+                message: err.to_string(),
+            }
+        })? {
+            Some((lock, sha256)) => (Some(lock), Some(sha256)),
+            None => (None, None),
+        };
     if locked && lock.is_none() {
         return Err(ConfigError::Invalid {
             path,

@@ -69,17 +69,29 @@ impl LockFile {
     /// # Errors
     /// [`LockError::File`] when it exists but cannot be read or parsed.
     pub fn load(path: &Path) -> Result<Option<LockFile>, LockError> {
+        Ok(Self::load_hashed(path)?.map(|(lock, _)| lock))
+    }
+
+    /// [`LockFile::load`], with the sha256 of the bytes it was parsed from (what a decision
+    /// record binds: read once, so the pins and the digest cannot come from different files).
+    ///
+    /// # Errors
+    /// [`LockError::File`] when it exists but cannot be read or parsed.
+    pub fn load_hashed(path: &Path) -> Result<Option<(LockFile, String)>, LockError> {
         if !path.exists() {
             return Ok(None);
         }
-        let error = |message: String| LockError::File {
-            path: path.to_owned(),
-            message,
-        };
         let text =
             preflight_engine::files::read_to_string(path, preflight_engine::files::InputKind::Lock)
-                .map_err(|err| error(err.to_string()))?;
-        Self::parse(path, &text).map(Some)
+                .map_err(|err| LockError::File {
+                    path: path.to_owned(),
+                    message: err.to_string(),
+                })?;
+        let lock = Self::parse(path, &text)?;
+        Ok(Some((
+            lock,
+            preflight_engine::sandbox::sha256_hex(text.as_bytes()),
+        )))
     }
 
     /// Parses the text of a lock file.
