@@ -60,9 +60,76 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String
 /// by UTF-16 code units, no whitespace, numbers as ECMAScript writes them (`7.0` is `7`), strings
 /// with the minimal escapes. The same fact set always hashes the same, and any JCS
 /// implementation gives the same bytes.
+///
+/// Written directly from the `Value`: every fact set of a run and every line of a stream is
+/// hashed, and a general serializer that buffers each property and parses each key again cost
+/// a tenth of a stream's time (docs/performance.md). A unit test holds it to
+/// `serde_json_canonicalizer` byte for byte.
 pub fn canonical_json(value: &Value) -> String {
-    // A `Value` always canonicalizes (its numbers are finite); the fallback is never taken.
-    serde_json_canonicalizer::to_string(value).unwrap_or_else(|_| value.to_string())
+    let mut out = Vec::with_capacity(256);
+    match write_canonical(value, &mut out) {
+        // Only JSON text was written, and `serde_json` writes strings as UTF-8.
+        Ok(()) => String::from_utf8(out).unwrap_or_else(|_| value.to_string()),
+        // A number that is not finite, which a `Value` cannot hold: never taken.
+        Err(NotFinite) => value.to_string(),
+    }
+}
+
+/// A number JSON cannot write.
+struct NotFinite;
+
+fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), NotFinite> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        // JSON numbers are doubles in JCS, integers included (`serde_json` gives the same
+        // conversion for every kind of number).
+        Value::Number(number) => {
+            let double = number.as_f64().filter(|double| double.is_finite());
+            let double = double.ok_or(NotFinite)?;
+            out.extend_from_slice(ryu_js::Buffer::new().format_finite(double).as_bytes());
+        }
+        Value::String(text) => write_string(text, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            // UTF-8 byte order is code point order, which is UTF-16 order unless a key holds a
+            // character from U+E000 on (lead byte 0xEE and above): then compare code units.
+            if map.keys().any(|key| key.bytes().any(|byte| byte >= 0xEE)) {
+                entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            } else {
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+            }
+            for (index, (key, item)) in entries.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_string(key, out);
+                out.push(b':');
+                write_canonical(item, out)?;
+            }
+            out.push(b'}');
+        }
+    }
+    Ok(())
+}
+
+/// A JSON string with RFC 8785's escapes, which are `serde_json`'s: `"`, `\\` and the controls
+/// (`\b`, `\t`, `\n`, `\f`, `\r`, the rest as `\u00xx`), every other character as itself.
+fn write_string(text: &str, out: &mut Vec<u8>) {
+    // Writing a `str` into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
 }
 
 #[cfg(test)]
@@ -91,6 +158,112 @@ mod tests {
         assert_eq!(root["scores"]["readiness"], json!(7));
         let err = set_path(&mut root, "complexity.level", json!(1)).unwrap_err();
         assert!(err.contains("`complexity` is a string"), "{err}");
+    }
+
+    /// A value of every kind, nested up to `depth`, with the keys, strings and numbers where
+    /// RFC 8785 differs from plain JSON: keys ordered by UTF-16 units (U+E000 and above against
+    /// characters past U+FFFF), escapes, integers past 2^53, doubles at the edges of their range.
+    fn random_value(next: &mut impl FnMut() -> u64, depth: u32) -> Value {
+        const TEXT: [&str; 18] = [
+            "",
+            "a",
+            "A",
+            "aa",
+            "b",
+            "é",
+            "\u{D7FF}",
+            "\u{E000}",
+            "\u{FFFF}",
+            "\u{10000}",
+            "\u{1F600}",
+            "\"",
+            "\\",
+            "/",
+            "\u{1}\u{1f}",
+            "\n\t\r\u{8}\u{c}",
+            "\u{7f}",
+            "\u{2028}",
+        ];
+        let text = |next: &mut dyn FnMut() -> u64| {
+            (0..next() % 3)
+                .map(|_| TEXT[(next() % TEXT.len() as u64) as usize])
+                .collect::<String>()
+        };
+        let kind = if depth == 0 { next() % 5 } else { next() % 7 };
+        match kind {
+            0 => Value::Null,
+            1 => Value::Bool(next().is_multiple_of(2)),
+            2 => Value::String(text(next)),
+            3 => {
+                const EDGES: [f64; 12] = [
+                    0.0,
+                    -0.0,
+                    7.0,
+                    1e21,
+                    1e-7,
+                    1e-6,
+                    5e-324,
+                    1.7976931348623157e308,
+                    0.1,
+                    123.456,
+                    -2.5e-300,
+                    9007199254740993.0,
+                ];
+                match next() % 5 {
+                    0 => Value::from(next()),
+                    1 => Value::from(next() as i64),
+                    2 => Value::from(EDGES[(next() % EDGES.len() as u64) as usize]),
+                    3 => Value::from(f64::from_bits(next())),
+                    _ => Value::from(next() % 1000),
+                }
+            }
+            4 => Value::from(u64::MAX - next() % 3),
+            5 => Value::Array(
+                (0..next() % 4)
+                    .map(|_| random_value(next, depth - 1))
+                    .collect(),
+            ),
+            _ => Value::Object(
+                (0..next() % 6)
+                    .map(|_| (text(next), random_value(next, depth - 1)))
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn canonical_json_matches_the_reference_implementation() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut objects = 0;
+        for _ in 0..20_000 {
+            let value = random_value(&mut next, 4);
+            objects += usize::from(value.is_object());
+            let reference = serde_json_canonicalizer::to_string(&value).unwrap();
+            assert_eq!(canonical_json(&value), reference, "{value:?}");
+        }
+        assert!(objects > 2_000, "{objects} objects");
+        // The repository's own JSON documents: schemas, fixtures, examples.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut documents = 0;
+        for folder in ["schemas", "tests/fixtures/reports", "examples/seed"] {
+            for entry in std::fs::read_dir(root.join(folder)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|ext| ext == "json") {
+                    let value: Value =
+                        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                    let reference = serde_json_canonicalizer::to_string(&value).unwrap();
+                    assert_eq!(canonical_json(&value), reference, "{}", path.display());
+                    documents += 1;
+                }
+            }
+        }
+        assert!(documents >= 5, "{documents} documents");
     }
 
     #[test]
