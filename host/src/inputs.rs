@@ -393,16 +393,12 @@ fn apply_lock(
     let base = loaded.base();
     let path = base.join(preflight_sources::lock::FILE_NAME);
     // Read once: the pins and the digest a decision record binds come from the same bytes.
-    let (lock, sha256) =
-        match preflight_sources::lock::LockFile::load_hashed(&path).map_err(|err| {
-            ConfigError::Invalid {
-                path: path.clone(),
-                message: err.to_string(),
-            }
-        })? {
-            Some((lock, sha256)) => (Some(lock), Some(sha256)),
-            None => (None, None),
-        };
+    let (lock, sha256) = preflight_sources::lock::LockFile::load_hashed(&path)
+        .map_err(|err| ConfigError::Invalid {
+            path: path.clone(),
+            message: err.to_string(),
+        })?
+        .unzip();
     if locked && lock.is_none() {
         return Err(ConfigError::Invalid {
             path,
