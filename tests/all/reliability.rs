@@ -745,6 +745,28 @@ fn a_failed_report_write_keeps_the_previous_report() {
     assert_eq!(report(&stdout)["decision"], "NO_GO");
 }
 
+/// The built-ins' machine code goes to wasmtime through an in-memory file where the system
+/// allows it; a file size limit below the code's size (about 1.6 MB for the gate) must send it
+/// back to the copy, never end the process: a write past `ulimit -f` raises SIGXFSZ, which
+/// kills by default (not ignored here, unlike in the test above).
+#[test]
+fn a_file_size_limit_below_the_machine_code_still_runs_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = repo().join("examples/seed/facts.json");
+    for blocks in [1024, 4096] {
+        let script = format!(
+            "ulimit -f {blocks}; PREFLIGHT_HOME='{}' exec \"$PREFLIGHT\" run --no-collect --facts '{}' --format json",
+            dir.path().join(format!("home-{blocks}")).display(),
+            seed.display()
+        );
+        let (code, stdout, stderr) = shell(&script, dir.path());
+        assert_eq!(code, 0, "ulimit -f {blocks}: {stderr}");
+        let written = report(&stdout);
+        assert_eq!(written["decision"], "GO", "ulimit -f {blocks}");
+        assert_eq!(written["risk_score"], 30.0, "ulimit -f {blocks}");
+    }
+}
+
 /// #11.11: NaN and infinite settings are `settings.invalid`, exit 2; never replaced by the
 /// defaults.
 #[test]

@@ -9,6 +9,7 @@ mod limits;
 pub mod metadata;
 pub mod output;
 mod precheck;
+mod sealed;
 
 // The engine settings, shared with `build.rs`, which compiles the built-in policies with them.
 mod config;
@@ -526,6 +527,15 @@ impl Runtime {
         if compiled.is_empty() || !self.use_precompiled {
             return None;
         }
+        // Mapped from a sealed in-memory file where the system allows it (`sealed`), copied
+        // otherwise.
+        if let Some(file) = sealed::file(compiled) {
+            // SAFETY: as below; and the file holds exactly `compiled`, sealed so that neither
+            // its bytes nor its size can change while the module maps it.
+            if let Ok(module) = unsafe { Module::deserialize_open_file(&self.engine, file) } {
+                return Some(module);
+            }
+        }
         // SAFETY: `compiled` is only ever what `build.rs` wrote with wasmtime's
         // `precompile_module`, embedded in this binary (as trusted as the binary's own code).
         // wasmtime checks its version, settings and CPU features against this engine and refuses
@@ -951,6 +961,32 @@ mod tests {
                 assert_eq!(again.origin, CodeOrigin::Shared);
             }
         }
+    }
+
+    /// On Linux the build-time machine code is mapped from a sealed in-memory file, not copied
+    /// (`sealed`): the loaded module holds that file open.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn builtin_machine_code_is_mapped_from_a_sealed_file() {
+        let runtime = Runtime::new(Limits::default()).unwrap();
+        let gate = crate::builtin::find(crate::builtin::GATE).unwrap();
+        let policy = runtime.load_builtin(gate).unwrap();
+        assert_eq!(policy.origin, CodeOrigin::Precompiled);
+        let mapped = std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .flatten()
+            .filter_map(|entry| std::fs::read_link(entry.path()).ok())
+            .any(|target| {
+                target
+                    .to_string_lossy()
+                    .starts_with("/memfd:preflight-machine-code")
+            });
+        assert!(mapped, "no sealed file holds the gate's machine code");
+        let output = runtime
+            .evaluate(&policy, br#"{"facts":{},"settings":{}}"#)
+            .unwrap()
+            .output;
+        assert_eq!(output.decision, preflight_sdk::Decision::NoGo);
     }
 
     /// The pooled engine's deflated machine code inflates to an artifact the engine accepts;
