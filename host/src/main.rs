@@ -6,6 +6,7 @@ use preflight::cli::{Cli, Command};
 use preflight::commands;
 
 fn main() -> ExitCode {
+    ignore_file_size_signal();
     let cli = Cli::parse();
     // Wrap messages to the terminal; in CI logs (stderr not a terminal) keep each line whole, so
     // digests and paths can be searched for. `COLUMNS` overrides both.
@@ -48,3 +49,19 @@ fn main() -> ExitCode {
         Command::Man => commands::completions::man(),
     }
 }
+
+/// A write past the file size limit (`ulimit -f`) raises SIGXFSZ, which ends the process by
+/// default: no report, no message, the exit status of a signal. Ignored, the write fails with
+/// `EFBIG` instead, and is reported like any write that fails (`report.unwritable`, a module
+/// that cannot be instantiated), with a `NO_GO` report and exit 2.
+#[cfg(unix)]
+fn ignore_file_size_signal() {
+    // SAFETY: `signal` with `SIG_IGN` installs no handler code; it runs before any thread is
+    // started, and SIGXFSZ is not one of the signals wasmtime or tokio handle.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
+#[cfg(not(unix))]
+fn ignore_file_size_signal() {}

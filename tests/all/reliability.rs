@@ -715,9 +715,10 @@ fn a_failed_report_write_keeps_the_previous_report() {
         good.len() > 2048,
         "the report must be larger than the limit below"
     );
-    // 2 KiB file size limit; SIGXFSZ ignored so a write past it fails with EFBIG.
+    // 2 KiB file size limit. SIGXFSZ keeps its default action, which would end the process:
+    // preflight ignores it, so a write past the limit fails with EFBIG.
     let script = format!(
-        "trap '' XFSZ; ulimit -f 2; PREFLIGHT_HOME='{}' PREFLIGHT_PRECOMPILED=0 exec \"$PREFLIGHT\" run --no-collect --facts '{}' --format json=report.json --format text=summary.txt",
+        "ulimit -f 2; PREFLIGHT_HOME='{}' PREFLIGHT_PRECOMPILED=0 exec \"$PREFLIGHT\" run --no-collect --facts '{}' --format json=report.json --format text=summary.txt",
         home.display(),
         seed.display()
     );
@@ -748,7 +749,7 @@ fn a_failed_report_write_keeps_the_previous_report() {
 /// The built-ins' machine code goes to wasmtime through an in-memory file where the system
 /// allows it; a file size limit below the code's size (about 1.6 MB for the gate) must send it
 /// back to the copy, never end the process: a write past `ulimit -f` raises SIGXFSZ, which
-/// kills by default (not ignored here, unlike in the test above).
+/// kills by default. A limit below what the sandbox must write is `policy.host_error`.
 #[test]
 fn a_file_size_limit_below_the_machine_code_still_runs_the_gate() {
     let dir = tempfile::tempdir().unwrap();
@@ -765,6 +766,24 @@ fn a_file_size_limit_below_the_machine_code_still_runs_the_gate() {
         assert_eq!(written["decision"], "GO", "ulimit -f {blocks}");
         assert_eq!(written["risk_score"], 30.0, "ulimit -f {blocks}");
     }
+    // Below even the gate's memory image (which wasmtime writes to an in-memory file when the
+    // module is not mapped from a file): SIGXFSZ used to end the process with no report; now
+    // the write fails, and the run says why and how to fix it.
+    let script = format!(
+        "ulimit -f 2; PREFLIGHT_HOME='{}' exec \"$PREFLIGHT\" run --no-collect --facts '{}' --format json",
+        dir.path().join("home-2").display(),
+        seed.display()
+    );
+    let (code, stdout, stderr) = shell(&script, dir.path());
+    assert_eq!(code, 2, "{stderr}");
+    let written = report(&stdout);
+    assert_eq!(written["decision"], "NO_GO");
+    let issue = &written["blocking_issues"][0];
+    assert_eq!(issue["id"], "policy.host_error", "{issue}");
+    let message = issue["message"].as_str().unwrap();
+    assert!(message.contains("preflight-gate"), "{message}");
+    assert!(message.contains("`ulimit -f`"), "{message}");
+    assert!(stderr.contains("raise the limit"), "{stderr}");
 }
 
 /// #11.11: NaN and infinite settings are `settings.invalid`, exit 2; never replaced by the

@@ -741,12 +741,35 @@ impl Runtime {
                 message: trap.to_string(),
                 backtrace: backtrace(&err),
             },
-            None => PolicyError::Trap {
-                policy,
-                message: format!("{err:#}"),
-                backtrace: backtrace(&err),
+            None => match err
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<std::io::Error>())
+            {
+                // The host's own resources failed (writing the module's memory image, mapping
+                // memory): not the policy's doing.
+                Some(io) => PolicyError::Host {
+                    policy,
+                    message: host_io_message(io),
+                },
+                None => PolicyError::Trap {
+                    policy,
+                    message: format!("{err:#}"),
+                    backtrace: backtrace(&err),
+                },
             },
         }
+    }
+}
+
+/// What failed when the host could not set up a sandbox, and the fix where there is one.
+fn host_io_message(err: &std::io::Error) -> String {
+    if err.kind() == std::io::ErrorKind::FileTooLarge {
+        format!(
+            "the sandbox could not write the module's memory image ({err}): the file size \
+             limit (`ulimit -f`) is below its size; raise the limit"
+        )
+    } else {
+        format!("the sandbox could not be set up: {err}")
     }
 }
 
