@@ -783,7 +783,52 @@ fn a_file_size_limit_below_the_machine_code_still_runs_the_gate() {
     let message = issue["message"].as_str().unwrap();
     assert!(message.contains("preflight-gate"), "{message}");
     assert!(message.contains("`ulimit -f`"), "{message}");
-    assert!(stderr.contains("raise the limit"), "{stderr}");
+    assert!(stderr.contains("`ulimit -f`"), "{stderr}");
+}
+
+/// An address space limit (`ulimit -v`) too low for a sandbox's memory reservation is the
+/// host's failure, not the policy's: `policy.host_error` naming the limit, never `policy.trap`
+/// ("the policy trapped"); `NO_GO`, exit 2, for a run and for every line of a stream.
+#[test]
+fn an_address_space_limit_below_a_sandbox_is_a_host_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = repo().join("examples/seed/facts.json");
+    let facts = std::fs::read_to_string(&seed).unwrap();
+    let line: serde_json::Value = serde_json::from_str(&facts).unwrap();
+    std::fs::write(
+        dir.path().join("stream.ndjson"),
+        format!("{line}\n{line}\n"),
+    )
+    .unwrap();
+    for (label, input) in [
+        ("run", format!("--facts '{}'", seed.display())),
+        ("stream", "--facts-stream stream.ndjson".to_owned()),
+    ] {
+        let script = format!(
+            "ulimit -v 1000000; PREFLIGHT_HOME='{}' exec \"$PREFLIGHT\" run --no-collect {input} --format json",
+            dir.path().join("home").display(),
+        );
+        let (code, stdout, stderr) = shell(&script, dir.path());
+        assert_eq!(code, 2, "{label}: {stderr}");
+        let reports: Vec<Value> = serde_json::Deserializer::from_str(&stdout)
+            .into_iter::<Value>()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            reports.len(),
+            if label == "run" { 1 } else { 2 },
+            "{label}: {stdout}"
+        );
+        for written in reports {
+            assert_eq!(written["decision"], "NO_GO", "{label}");
+            let issue = &written["blocking_issues"][0];
+            assert_eq!(issue["id"], "policy.host_error", "{label}: {issue}");
+            assert!(
+                issue["message"].as_str().unwrap().contains("`ulimit -v`"),
+                "{label}: {issue}"
+            );
+        }
+    }
 }
 
 /// #11.11: NaN and infinite settings are `settings.invalid`, exit 2; never replaced by the

@@ -7,9 +7,9 @@ pub mod cache;
 mod error;
 mod limits;
 pub mod metadata;
+mod os;
 pub mod output;
 mod precheck;
-mod sealed;
 
 // The engine settings, shared with `build.rs`, which compiles the built-in policies with them.
 mod config;
@@ -527,9 +527,9 @@ impl Runtime {
         if compiled.is_empty() || !self.use_precompiled {
             return None;
         }
-        // Mapped from a sealed in-memory file where the system allows it (`sealed`), copied
+        // Mapped from a sealed in-memory file where the system allows it (`os`), copied
         // otherwise.
-        if let Some(file) = sealed::file(compiled) {
+        if let Some(file) = os::sealed_file(compiled) {
             // SAFETY: as below; and the file holds exactly `compiled`, sealed so that neither
             // its bytes nor its size can change while the module maps it.
             if let Ok(module) = unsafe { Module::deserialize_open_file(&self.engine, file) } {
@@ -639,7 +639,10 @@ impl Runtime {
         store.epoch_deadline_trap();
 
         let trap = |err: wasmtime::Error| self.classify(name, err);
-        let instance = policy.pre.instantiate(&mut *store).map_err(trap)?;
+        let instance = policy
+            .pre
+            .instantiate(&mut *store)
+            .map_err(|err| self.classify_instantiation(name, err))?;
         let memory = instance
             .get_memory(&mut *store, contract::EXPORT_MEMORY)
             .ok_or_else(|| host("the module has no memory after instantiation".to_owned()))?;
@@ -741,35 +744,45 @@ impl Runtime {
                 message: trap.to_string(),
                 backtrace: backtrace(&err),
             },
-            None => match err
-                .chain()
-                .find_map(|cause| cause.downcast_ref::<std::io::Error>())
-            {
-                // The host's own resources failed (writing the module's memory image, mapping
-                // memory): not the policy's doing.
-                Some(io) => PolicyError::Host {
-                    policy,
-                    message: host_io_message(io),
-                },
-                None => PolicyError::Trap {
-                    policy,
-                    message: format!("{err:#}"),
-                    backtrace: backtrace(&err),
-                },
+            None => PolicyError::Trap {
+                policy,
+                message: format!("{err:#}"),
+                backtrace: backtrace(&err),
             },
         }
     }
-}
 
-/// What failed when the host could not set up a sandbox, and the fix where there is one.
-fn host_io_message(err: &std::io::Error) -> String {
-    if err.kind() == std::io::ErrorKind::FileTooLarge {
-        format!(
-            "the sandbox could not write the module's memory image ({err}): the file size \
-             limit (`ulimit -f`) is below its size; raise the limit"
-        )
-    } else {
-        format!("the sandbox could not be set up: {err}")
+    /// An instantiation that failed: a trap in the module's start function, or its memory over
+    /// the cap, is the policy's doing, as in [`Runtime::classify`]; anything else is the host's
+    /// own resources failing (reserving the memory, writing its image, a pool with no free
+    /// slot), named with the limit to raise where one is set.
+    fn classify_instantiation(&self, policy: &str, err: wasmtime::Error) -> PolicyError {
+        if err.downcast_ref::<Trap>().is_some()
+            || err.downcast_ref::<MemoryLimitExceeded>().is_some()
+            || err.downcast_ref::<abi::AbiViolation>().is_some()
+        {
+            return self.classify(policy, err);
+        }
+        let too_large = err
+            .chain()
+            .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+            .any(|io| io.kind() == std::io::ErrorKind::FileTooLarge);
+        let fix = if too_large {
+            " (the file size limit, `ulimit -f`, is below the module's memory image: raise it)"
+                .to_owned()
+        } else if let Some(limit) = os::address_space_limit() {
+            format!(
+                " (the address space limit, `ulimit -v`, is {} KiB; a sandbox reserves about \
+                 4 GiB of address space for its memory: raise or remove the limit)",
+                limit / 1024
+            )
+        } else {
+            String::new()
+        };
+        PolicyError::Host {
+            policy: policy.to_owned(),
+            message: format!("the sandbox could not be set up: {err:#}{fix}"),
+        }
     }
 }
 
@@ -987,7 +1000,7 @@ mod tests {
     }
 
     /// On Linux the build-time machine code is mapped from a sealed in-memory file, not copied
-    /// (`sealed`): the loaded module holds that file open.
+    /// (`os`): the loaded module holds that file open.
     #[cfg(target_os = "linux")]
     #[test]
     fn builtin_machine_code_is_mapped_from_a_sealed_file() {

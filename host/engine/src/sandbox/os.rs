@@ -1,24 +1,28 @@
-//! Build-time machine code handed to wasmtime as a sealed in-memory file instead of a copy.
+//! The sandbox's own calls into the operating system: build-time machine code handed to
+//! wasmtime as a sealed in-memory file, and the process limits that explain a sandbox that
+//! cannot be set up.
 //!
-//! `Module::deserialize` copies the code into fresh anonymous memory: on a first run that is one
-//! page fault for each of the gate's 389 pages. Written to a `memfd` and sealed, the same bytes
-//! are mapped by `Module::deserialize_open_file`, which faults in only the pages the evaluation
-//! touches (a few at a time, as for any file) and lets wasmtime map the module's memory image
-//! from that file instead of writing a second one. Any failure here (another OS, a kernel or a
-//! sandbox without `memfd_create`, a file size limit below the code's size) sends the caller
-//! back to the copy.
+//! `Module::deserialize` copies machine code into fresh anonymous memory: on a first run that is
+//! one page fault for each of the gate's 389 pages. Written to a `memfd` and sealed, the same
+//! bytes are mapped by `Module::deserialize_open_file`, which faults in only the pages the
+//! evaluation touches (a few at a time, as for any file) and lets wasmtime map the module's
+//! memory image from that file instead of writing a second one. Any failure here (another OS,
+//! a kernel or a sandbox without `memfd_create`, a file size limit below the code's size) sends
+//! the caller back to the copy.
 
 use std::fs::File;
 
 /// A read-only in-memory file holding `bytes`, sealed so that neither its contents nor its size
 /// can change again; `None` where that is not available.
 #[cfg(target_os = "linux")]
-pub fn file(bytes: &[u8]) -> Option<File> {
+pub fn sealed_file(bytes: &[u8]) -> Option<File> {
     use std::io::Write;
     use std::os::fd::{AsRawFd, FromRawFd};
 
-    if bytes.is_empty() || !within_file_size_limit(bytes.len()) {
-        // Writing past `ulimit -f` raises SIGXFSZ, which ends the process unless ignored.
+    // Writing past `ulimit -f` raises SIGXFSZ, which ends the process unless ignored.
+    let fits = file_size_limit()
+        .is_none_or(|limit| u64::try_from(bytes.len()).is_ok_and(|len| len <= limit));
+    if bytes.is_empty() || !fits {
         return None;
     }
     let name = c"preflight-machine-code";
@@ -47,23 +51,42 @@ pub fn file(bytes: &[u8]) -> Option<File> {
 
 /// Elsewhere the caller copies.
 #[cfg(not(target_os = "linux"))]
-pub fn file(_bytes: &[u8]) -> Option<File> {
+pub fn sealed_file(_bytes: &[u8]) -> Option<File> {
     None
 }
 
-/// Whether a file of `len` bytes may be written under this process's `RLIMIT_FSIZE`.
+/// A soft limit read by `get` (a `getrlimit` call); `None` when unlimited. An unreadable
+/// limit reads as 0, so callers stay on their cautious path.
 #[cfg(target_os = "linux")]
-fn within_file_size_limit(len: usize) -> bool {
+fn soft_limit(get: impl FnOnce(&mut libc::rlimit) -> libc::c_int) -> Option<u64> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
-    // SAFETY: `getrlimit` writes one `rlimit` through a valid pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut limit) } != 0 {
-        return false;
+    if get(&mut limit) != 0 {
+        return Some(0);
     }
-    limit.rlim_cur == libc::RLIM_INFINITY
-        || u64::try_from(len).is_ok_and(|len| len <= limit.rlim_cur)
+    (limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
+/// The file size limit (`ulimit -f`) in bytes, where one is set.
+#[cfg(target_os = "linux")]
+fn file_size_limit() -> Option<u64> {
+    // SAFETY: `getrlimit` writes one `rlimit` through a valid pointer.
+    soft_limit(|limit| unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, limit) })
+}
+
+/// The address space limit (`ulimit -v`) in bytes, where one is set.
+#[cfg(target_os = "linux")]
+pub fn address_space_limit() -> Option<u64> {
+    // SAFETY: `getrlimit` writes one `rlimit` through a valid pointer.
+    soft_limit(|limit| unsafe { libc::getrlimit(libc::RLIMIT_AS, limit) })
+}
+
+/// Elsewhere none is looked for.
+#[cfg(not(target_os = "linux"))]
+pub fn address_space_limit() -> Option<u64> {
+    None
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -74,7 +97,7 @@ mod tests {
     #[test]
     fn the_file_holds_the_bytes_and_cannot_change() {
         let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        let mut file = file(&bytes).expect("memfd");
+        let mut file = sealed_file(&bytes).expect("memfd");
         let mut read = Vec::new();
         file.seek(SeekFrom::Start(0)).unwrap();
         file.read_to_end(&mut read).unwrap();
@@ -88,6 +111,6 @@ mod tests {
 
     #[test]
     fn nothing_to_seal_is_no_file() {
-        assert!(file(&[]).is_none());
+        assert!(sealed_file(&[]).is_none());
     }
 }
