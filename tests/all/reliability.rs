@@ -322,6 +322,149 @@ fn ctrl_c_during_a_query_writes_the_report_so_far() {
     }
 }
 
+/// SIGTERM (or Ctrl-C) during `--facts-stream -o FILE` used to kill the process: the output
+/// never written and a hidden temporary file as large as the reports so far left beside it.
+/// Now the lines read are finished, the file ends with a `facts.interrupted` report line, no
+/// temporary file is left, and the exit is 2.
+#[test]
+fn an_interrupted_stream_writes_the_lines_done_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = std::fs::read_to_string(repo().join("examples/seed/facts.json")).unwrap();
+    let line = serde_json::from_str::<Value>(&seed).unwrap().to_string();
+    let total = 20_000;
+    std::fs::write(
+        dir.path().join("stream.ndjson"),
+        format!("{line}\n").repeat(total),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("reports.ndjson"), "previous\n").unwrap();
+    for signal in ["-TERM", "-INT"] {
+        let child = preflight()
+            .current_dir(dir.path())
+            .args([
+                "run",
+                "--no-collect",
+                "--jobs",
+                "1",
+                "--facts-stream",
+                "stream.ndjson",
+            ])
+            .args(["--format", "json=reports.ndjson"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until reports reach the temporary file, then interrupt.
+        let started = std::time::Instant::now();
+        loop {
+            let writing = std::fs::read_dir(dir.path())
+                .unwrap()
+                .flatten()
+                .any(|entry| {
+                    entry.file_name().to_string_lossy().ends_with(".tmp")
+                        && entry.metadata().is_ok_and(|meta| meta.len() > 0)
+                });
+            if writing {
+                break;
+            }
+            assert!(
+                started.elapsed().as_secs() < 60,
+                "{signal}: no reports written"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{signal}: {stderr}");
+        assert!(stderr.contains("interrupted"), "{signal}: {stderr}");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{signal}: {leftovers:?}");
+        let text = std::fs::read_to_string(dir.path().join("reports.ndjson")).unwrap();
+        let reports: Vec<Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let (last, done) = reports.split_last().unwrap();
+        assert!(done.len() < total, "{signal}: the stream ran to its end");
+        assert!(
+            done.iter().all(|report| report["decision"] == "GO"),
+            "{signal}"
+        );
+        assert_eq!(last["decision"], "NO_GO", "{signal}");
+        let issue = &last["blocking_issues"][0];
+        assert_eq!(issue["id"], "facts.interrupted", "{signal}: {issue}");
+        let message = issue["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("after {} line(s)", done.len())),
+            "{signal}: {} reports before it; {message}",
+            done.len()
+        );
+    }
+
+    // A stream waiting on a quiet stdin cannot stop between chunks: a second signal ends it
+    // at once, with the previous output file as it was and no temporary file.
+    std::fs::write(dir.path().join("reports.ndjson"), "previous\n").unwrap();
+    let mut child = preflight()
+        .current_dir(dir.path())
+        .args(["run", "--no-collect", "--facts-stream", "-"])
+        .args(["--format", "json=reports.ndjson"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, format!("{line}\n").repeat(40).as_bytes()).unwrap();
+    // Until the reader (the main thread) waits in `read` on stdin (descriptor 0).
+    let read = if cfg!(target_arch = "aarch64") {
+        "63 0x0 "
+    } else {
+        "0 0x0 "
+    };
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(format!("/proc/{}/syscall", child.id()))
+        .is_ok_and(|syscall| syscall.starts_with(read))
+    {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the stream never waited on stdin"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    for _ in 0..2 {
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let output = child.wait_with_output().unwrap();
+    drop(stdin);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted again"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("reports.ndjson")).unwrap(),
+        "previous\n"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
 /// A policy whose issue id, message and logs carry escape sequences and forged lines.
 fn hostile_output() -> Vec<u8> {
     let output = json!({

@@ -22,6 +22,8 @@ pub enum IssueId {
     FactsMissing,
     /// A fact stream has no fact sets.
     FactsEmptyStream,
+    /// A fact stream was interrupted (Ctrl-C, SIGTERM) before its end.
+    FactsInterrupted,
     /// `preflight.toml` or `preflight.lock` cannot be used.
     ConfigInvalid,
     /// A setting has a value no setting may have, or a policy refused its settings.
@@ -114,7 +116,7 @@ pub enum IssueId {
 
 impl IssueId {
     /// Every id, in the order of `docs/ids.md`.
-    pub const ALL: [IssueId; 52] = [
+    pub const ALL: [IssueId; 53] = [
         IssueId::FactsUnreadable,
         IssueId::FactsNotJson,
         IssueId::FactsTooLarge,
@@ -123,6 +125,7 @@ impl IssueId {
         IssueId::FactsCollectorFailed,
         IssueId::FactsMissing,
         IssueId::FactsEmptyStream,
+        IssueId::FactsInterrupted,
         IssueId::ConfigInvalid,
         IssueId::SettingsInvalid,
         IssueId::ReportUnwritable,
@@ -180,6 +183,7 @@ impl IssueId {
             IssueId::FactsCollectorFailed => "facts.collector_failed",
             IssueId::FactsMissing => "facts.missing",
             IssueId::FactsEmptyStream => "facts.empty_stream",
+            IssueId::FactsInterrupted => "facts.interrupted",
             IssueId::ConfigInvalid => "config.invalid",
             IssueId::SettingsInvalid => "settings.invalid",
             IssueId::ReportUnwritable => "report.unwritable",
@@ -246,6 +250,9 @@ impl IssueId {
                 "A policy needs a custom fact section the fact set does not have."
             }
             IssueId::FactsEmptyStream => "A fact stream has no fact sets.",
+            IssueId::FactsInterrupted => {
+                "A fact stream was interrupted (Ctrl-C, SIGTERM) before its end."
+            }
             IssueId::ConfigInvalid => "`preflight.toml` or `preflight.lock` cannot be used.",
             IssueId::SettingsInvalid => {
                 "A setting has a value no setting may have, or a policy refused its settings."

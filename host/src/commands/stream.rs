@@ -4,10 +4,14 @@
 //! Policies are loaded and compiled once; every fact set still gets a fresh sandbox per policy.
 //! Input is read and output written line by line, so memory stays flat however long the stream.
 //! A line that is not a valid fact set gets a `NO_GO` report naming the line, and the run goes
-//! on; the exit code is the worst over all lines (an error anywhere gives 2).
+//! on; the exit code is the worst over all lines (an error anywhere gives 2). Ctrl-C or
+//! SIGTERM stops the reading: the lines already read are finished and written, and the stream
+//! ends with a `facts.interrupted` report line (exit 2); a second one ends the process at once.
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use preflight_engine::files::{self, InputKind};
 use preflight_engine::{IssueId, PolicyEntry, Runtime, failed_report};
@@ -58,6 +62,8 @@ pub fn run(
             return ExitCode::Error;
         }
     }
+    // Caught from before the temporary output file exists, so it is never left behind.
+    let interrupt = Interrupt::watch();
     let (sink, writer): (Sink, Box<dyn Write>) = match &output {
         Some(path) if !args.dry_run => {
             let folder = match path.parent() {
@@ -76,7 +82,7 @@ pub fn run(
             {
                 Ok(file) => (
                     Sink::File {
-                        temp,
+                        temp: interrupt.remove_on_exit(temp),
                         path: path.clone(),
                     },
                     Box::new(file),
@@ -111,7 +117,7 @@ pub fn run(
             }
         }
     };
-    let exit = evaluate_stream(rt, args, stream, reader, &mut out);
+    let exit = evaluate_stream(rt, args, stream, reader, &mut out, &interrupt);
     let finished = out
         .into_inner()
         .map_err(|err| err.into_error())
@@ -193,6 +199,7 @@ fn evaluate_stream(
     stream: &Path,
     mut reader: Box<dyn BufRead>,
     out: &mut impl Write,
+    interrupt: &Interrupt,
 ) -> ExitCode {
     let write_line = |out: &mut dyn Write, report: &preflight_engine::Report| {
         serde_json::to_writer(&mut *out, report)
@@ -259,7 +266,7 @@ fn evaluate_stream(
 
     let mut worst = ExitCode::Go;
     let mut tally = Tally::default();
-    let mut failure: Option<String> = None;
+    let mut failure: Option<(IssueId, String)> = None;
     let mut write_failed = false;
     let (work, queue) = std::sync::mpsc::channel::<Chunk>();
     let (report, results) = std::sync::mpsc::channel::<(usize, Vec<Done>)>();
@@ -321,6 +328,17 @@ fn evaluate_stream(
         };
         let mut buffer = Vec::new();
         'read: loop {
+            if interrupt.happened() {
+                failure = Some((
+                    IssueId::FactsInterrupted,
+                    format!(
+                        "the fact stream `{}` was interrupted (Ctrl-C or SIGTERM) after {number} \
+                         line(s); the lines after those were not read",
+                        line.name
+                    ),
+                ));
+                break;
+            }
             // Wait for the oldest chunks while the window is full.
             while sent - written >= window {
                 let Ok((index, done)) = results.recv() else {
@@ -346,7 +364,10 @@ fn evaluate_stream(
                     }
                     Ok(None) => break,
                     Err(err) => {
-                        failure = Some(format!("`{}` line {}: {err}", line.name, number + 1));
+                        failure = Some((
+                            IssueId::FactsUnreadable,
+                            format!("`{}` line {}: {err}", line.name, number + 1),
+                        ));
                         break;
                     }
                 }
@@ -390,9 +411,10 @@ fn evaluate_stream(
     if write_failed {
         return ExitCode::Error;
     }
-    if let Some(message) = failure {
+    let ended_early = failure.is_some();
+    if let Some((id, message)) = failure {
         diagnostic::error(&message);
-        worst = give_up(out, IssueId::FactsUnreadable, message);
+        worst = give_up(out, id, message);
     }
     let fact_sets = tally.lines - tally.blank;
     eprintln!(
@@ -406,12 +428,101 @@ fn evaluate_stream(
         tally.invalid,
         tally.blank,
     );
-    if fact_sets == 0 {
+    // A stream that ended early has said why in its last line.
+    if fact_sets == 0 && !ended_early {
         let message = format!("the fact stream `{}` has no fact sets", line.name);
         diagnostic::error(&message);
         return give_up(out, IssueId::FactsEmptyStream, message);
     }
     worst
+}
+
+/// Ctrl-C and SIGTERM during a stream, caught by a thread of their own: the reader checks the
+/// flag between chunks. A second signal ends the process at once (exit 130), for a stream
+/// stuck reading a quiet stdin, after removing the temporary output file.
+struct Interrupt {
+    flag: Arc<AtomicBool>,
+    temp: Arc<OnceLock<PathBuf>>,
+}
+
+impl Interrupt {
+    fn watch() -> Interrupt {
+        let flag = Arc::new(AtomicBool::new(false));
+        let set = Arc::clone(&flag);
+        let temp: Arc<OnceLock<PathBuf>> = Arc::default();
+        let remove = Arc::clone(&temp);
+        let (ready, installed) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("signals".to_owned())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_io()
+                    .build()
+                else {
+                    let _ = ready.send(false);
+                    return;
+                };
+                rt.block_on(async {
+                    #[cfg(unix)]
+                    {
+                        use tokio::signal::unix::{SignalKind, signal};
+                        let Ok((mut int, mut term)) = signal(SignalKind::interrupt())
+                            .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                        else {
+                            let _ = ready.send(false);
+                            return;
+                        };
+                        let _ = ready.send(true);
+                        for _ in 0..2 {
+                            tokio::select! {
+                                _ = int.recv() => {}
+                                _ = term.recv() => {}
+                            }
+                            if set.swap(true, Ordering::SeqCst) {
+                                abandon(remove.get().map(PathBuf::as_path));
+                            }
+                        }
+                    }
+                    #[cfg(not(unix))]
+                    {
+                        let _ = ready.send(true);
+                        for _ in 0..2 {
+                            if tokio::signal::ctrl_c().await.is_err() {
+                                return;
+                            }
+                            if set.swap(true, Ordering::SeqCst) {
+                                abandon(remove.get().map(PathBuf::as_path));
+                            }
+                        }
+                    }
+                });
+            });
+        if !(spawned.is_ok() && installed.recv().unwrap_or(false)) {
+            diagnostic::warning(
+                "cannot catch Ctrl-C; an interrupted stream ends without its closing report",
+            );
+        }
+        Interrupt { flag, temp }
+    }
+
+    /// Has a second interruption remove `temp`; gives it back.
+    fn remove_on_exit(&self, temp: PathBuf) -> PathBuf {
+        let _ = self.temp.set(temp.clone());
+        temp
+    }
+
+    fn happened(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
+/// Ends the process on a second interruption, without the temporary output file.
+fn abandon(temp: Option<&Path>) -> ! {
+    if let Some(temp) = temp {
+        let _ = std::fs::remove_file(temp);
+    }
+    diagnostic::error("interrupted again: stopping now, without the stream's closing report");
+    std::process::exit(130)
 }
 
 /// What every worker evaluates lines with.
