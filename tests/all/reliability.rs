@@ -322,6 +322,16 @@ fn ctrl_c_during_a_query_writes_the_report_so_far() {
     }
 }
 
+/// The names of the temporary files (`.NAME.PID.N.tmp`) in `dir`.
+fn temporary_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".tmp"))
+        .collect()
+}
+
 /// SIGTERM (or Ctrl-C) during `--facts-stream -o FILE` used to kill the process: the output
 /// never written and a hidden temporary file as large as the reports so far left beside it.
 /// Now the lines read are finished, the file ends with a `facts.interrupted` report line, no
@@ -356,13 +366,9 @@ fn an_interrupted_stream_writes_the_lines_done_and_says_so() {
         // Wait until reports reach the temporary file, then interrupt.
         let started = std::time::Instant::now();
         loop {
-            let writing = std::fs::read_dir(dir.path())
-                .unwrap()
-                .flatten()
-                .any(|entry| {
-                    entry.file_name().to_string_lossy().ends_with(".tmp")
-                        && entry.metadata().is_ok_and(|meta| meta.len() > 0)
-                });
+            let writing = temporary_files(dir.path()).iter().any(|name| {
+                std::fs::metadata(dir.path().join(name)).is_ok_and(|meta| meta.len() > 0)
+            });
             if writing {
                 break;
             }
@@ -381,12 +387,7 @@ fn an_interrupted_stream_writes_the_lines_done_and_says_so() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{signal}: {stderr}");
         assert!(stderr.contains("interrupted"), "{signal}: {stderr}");
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .flatten()
-            .map(|entry| entry.file_name().to_string_lossy().into_owned())
-            .filter(|name| name.ends_with(".tmp"))
-            .collect();
+        let leftovers = temporary_files(dir.path());
         assert!(leftovers.is_empty(), "{signal}: {leftovers:?}");
         let text = std::fs::read_to_string(dir.path().join("reports.ndjson")).unwrap();
         let reports: Vec<Value> = text
@@ -456,12 +457,7 @@ fn an_interrupted_stream_writes_the_lines_done_and_says_so() {
         std::fs::read_to_string(dir.path().join("reports.ndjson")).unwrap(),
         "previous\n"
     );
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .flatten()
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".tmp"))
-        .collect();
+    let leftovers = temporary_files(dir.path());
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
