@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod emit;
 pub mod exit;
 pub mod inputs;
+pub mod interrupt;
 pub mod limits;
 pub mod load;
 

@@ -21,6 +21,7 @@ use crate::commands::run::{self, Reporting};
 use crate::emit::{self, Outcome, OutputArgs, Target};
 use crate::exit::ExitCode;
 use crate::inputs::PolicySpec;
+use crate::interrupt::Interrupt;
 use crate::limits::LimitArgs;
 use crate::{config, diagnostic};
 
@@ -626,48 +627,13 @@ fn finish(args: &SourceArgs, mut outcome: Outcome, diff: &Value) -> ExitCode {
 
 /// SIGINT (Ctrl-C) and SIGTERM, caught from the start of a command to its end: whatever is in
 /// flight — a query, an evaluation, a wait — the command stops and writes its report so far.
-struct Interrupt {
-    #[cfg(unix)]
-    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
-}
-
-impl Interrupt {
-    /// Installs the handlers; must be called inside the runtime.
-    fn install() -> Interrupt {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let signals = signal(SignalKind::interrupt())
-                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
-                .ok();
-            if signals.is_none() {
-                diagnostic::warning("cannot catch Ctrl-C; an interrupted run writes no report");
-            }
-            Interrupt { signals }
-        }
-        #[cfg(not(unix))]
-        {
-            Interrupt {}
-        }
+/// Must be called inside the runtime.
+fn catch_interrupts() -> Interrupt {
+    let interrupt = Interrupt::install();
+    if !interrupt.is_caught() {
+        diagnostic::warning("cannot catch Ctrl-C; an interrupted run writes no report");
     }
-
-    /// Resolves when the command is interrupted.
-    async fn recv(&mut self) {
-        #[cfg(unix)]
-        match &mut self.signals {
-            Some((int, term)) => {
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            None => std::future::pending().await,
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    interrupt
 }
 
 /// `preflight canary`.
@@ -685,7 +651,7 @@ pub fn analyze(rt: &tokio::runtime::Runtime, args: &AnalyzeArgs) -> ExitCode {
         Err(err) => return setup_failed(&args.source, err),
     };
     // Ctrl-C is caught from here on, through the setup too.
-    let mut interrupt = rt.block_on(async { Interrupt::install() });
+    let mut interrupt = rt.block_on(async { catch_interrupts() });
     let setup = match setup(rt, &args.source) {
         Ok(setup) => setup,
         Err(err) => return setup_failed(&args.source, err),
@@ -747,7 +713,7 @@ pub fn monitor(rt: &tokio::runtime::Runtime, args: &MonitorArgs) -> ExitCode {
         Ok(timing) => timing,
         Err(err) => return setup_failed(&args.source, err),
     };
-    let interrupt = rt.block_on(async { Interrupt::install() });
+    let interrupt = rt.block_on(async { catch_interrupts() });
     let setup = match setup(rt, &args.source) {
         Ok(setup) => setup,
         Err(err) => return setup_failed(&args.source, err),

@@ -22,6 +22,7 @@ use crate::diagnostic;
 use crate::emit::Target;
 use crate::exit::ExitCode;
 use crate::inputs::{self, Plan};
+use crate::interrupt::Interrupt;
 
 /// Where the reports go: stdout, or a temporary file renamed over `--output` at the end, so
 /// an interrupted stream leaves the previous output whole.
@@ -63,7 +64,7 @@ pub fn run(
         }
     }
     // Caught from before the temporary output file exists, so it is never left behind.
-    let interrupt = Interrupt::watch();
+    let interrupt = Interruption::watch();
     let (sink, writer): (Sink, Box<dyn Write>) = match &output {
         Some(path) if !args.dry_run => {
             let folder = match path.parent() {
@@ -199,7 +200,7 @@ fn evaluate_stream(
     stream: &Path,
     mut reader: Box<dyn BufRead>,
     out: &mut impl Write,
-    interrupt: &Interrupt,
+    interrupt: &Interruption,
 ) -> ExitCode {
     let write_line = |out: &mut dyn Write, report: &preflight_engine::Report| {
         serde_json::to_writer(&mut *out, report)
@@ -440,13 +441,13 @@ fn evaluate_stream(
 /// Ctrl-C and SIGTERM during a stream, caught by a thread of their own: the reader checks the
 /// flag between chunks. A second signal ends the process at once (exit 130), for a stream
 /// stuck reading a quiet stdin, after removing the temporary output file.
-struct Interrupt {
+struct Interruption {
     flag: Arc<AtomicBool>,
     temp: Arc<OnceLock<PathBuf>>,
 }
 
-impl Interrupt {
-    fn watch() -> Interrupt {
+impl Interruption {
+    fn watch() -> Interruption {
         let flag = Arc::new(AtomicBool::new(false));
         let set = Arc::clone(&flag);
         let temp: Arc<OnceLock<PathBuf>> = Arc::default();
@@ -463,36 +464,12 @@ impl Interrupt {
                     return;
                 };
                 rt.block_on(async {
-                    #[cfg(unix)]
-                    {
-                        use tokio::signal::unix::{SignalKind, signal};
-                        let Ok((mut int, mut term)) = signal(SignalKind::interrupt())
-                            .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
-                        else {
-                            let _ = ready.send(false);
-                            return;
-                        };
-                        let _ = ready.send(true);
-                        for _ in 0..2 {
-                            tokio::select! {
-                                _ = int.recv() => {}
-                                _ = term.recv() => {}
-                            }
-                            if set.swap(true, Ordering::SeqCst) {
-                                abandon(remove.get().map(PathBuf::as_path));
-                            }
-                        }
-                    }
-                    #[cfg(not(unix))]
-                    {
-                        let _ = ready.send(true);
-                        for _ in 0..2 {
-                            if tokio::signal::ctrl_c().await.is_err() {
-                                return;
-                            }
-                            if set.swap(true, Ordering::SeqCst) {
-                                abandon(remove.get().map(PathBuf::as_path));
-                            }
+                    let mut interrupt = Interrupt::install();
+                    let _ = ready.send(interrupt.is_caught());
+                    for _ in 0..2 {
+                        interrupt.recv().await;
+                        if set.swap(true, Ordering::SeqCst) {
+                            abandon(remove.get().map(PathBuf::as_path));
                         }
                     }
                 });
@@ -502,7 +479,7 @@ impl Interrupt {
                 "cannot catch Ctrl-C; an interrupted stream ends without its closing report",
             );
         }
-        Interrupt { flag, temp }
+        Interruption { flag, temp }
     }
 
     /// Has a second interruption remove `temp`; gives it back.
