@@ -67,29 +67,24 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String
 /// `serde_json_canonicalizer` byte for byte.
 pub fn canonical_json(value: &Value) -> String {
     let mut out = Vec::with_capacity(256);
-    match write_canonical(value, &mut out) {
-        // Only JSON text was written, and `serde_json` writes strings as UTF-8.
-        Ok(()) => String::from_utf8(out).unwrap_or_else(|_| value.to_string()),
-        // A number that is not finite, which a `Value` cannot hold: never taken.
-        Err(NotFinite) => value.to_string(),
-    }
+    write_canonical(value, &mut out);
+    // Only JSON text was written, and `serde_json` writes strings as UTF-8.
+    String::from_utf8(out).unwrap_or_else(|_| value.to_string())
 }
 
-/// A number JSON cannot write.
-struct NotFinite;
-
-fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), NotFinite> {
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
         // JSON numbers are doubles in JCS, integers included (`serde_json` gives the same
-        // conversion for every kind of number).
-        Value::Number(number) => {
-            let double = number.as_f64().filter(|double| double.is_finite());
-            let double = double.ok_or(NotFinite)?;
-            out.extend_from_slice(ryu_js::Buffer::new().format_finite(double).as_bytes());
-        }
+        // conversion for every kind of number). A `Number` is always finite.
+        Value::Number(number) => match number.as_f64().filter(|double| double.is_finite()) {
+            Some(double) => {
+                out.extend_from_slice(ryu_js::Buffer::new().format_finite(double).as_bytes());
+            }
+            None => out.extend_from_slice(number.to_string().as_bytes()),
+        },
         Value::String(text) => write_string(text, out),
         Value::Array(items) => {
             out.push(b'[');
@@ -97,32 +92,42 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), NotFinite> {
                 if index > 0 {
                     out.push(b',');
                 }
-                write_canonical(item, out)?;
+                write_canonical(item, out);
             }
             out.push(b']');
         }
         Value::Object(map) => {
-            out.push(b'{');
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             // UTF-8 byte order is code point order, which is UTF-16 order unless a key holds a
-            // character from U+E000 on (lead byte 0xEE and above): then compare code units.
-            if map.keys().any(|key| key.bytes().any(|byte| byte >= 0xEE)) {
-                entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+            // character from U+E000 on (lead byte 0xEE and above). `serde_json`'s map keeps its
+            // keys in byte order (unless a dependency turns on `preserve_order`): then the
+            // members are written as they are, without a sorted copy.
+            let sorted = map.keys().zip(map.keys().skip(1)).all(|(a, b)| a < b);
+            if sorted && map.keys().all(|key| key.bytes().all(|byte| byte < 0xEE)) {
+                write_members(map.iter(), out);
             } else {
-                entries.sort_by(|a, b| a.0.cmp(b.0));
+                let mut members: Vec<(&String, &Value)> = map.iter().collect();
+                members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+                write_members(members, out);
             }
-            for (index, (key, item)) in entries.into_iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                write_string(key, out);
-                out.push(b':');
-                write_canonical(item, out)?;
-            }
-            out.push(b'}');
         }
     }
-    Ok(())
+}
+
+/// An object's members, in the order given.
+fn write_members<'a>(
+    members: impl IntoIterator<Item = (&'a String, &'a Value)>,
+    out: &mut Vec<u8>,
+) {
+    out.push(b'{');
+    for (index, (key, item)) in members.into_iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_string(key, out);
+        out.push(b':');
+        write_canonical(item, out);
+    }
+    out.push(b'}');
 }
 
 /// A JSON string with RFC 8785's escapes, which are `serde_json`'s: `"`, `\\` and the controls
