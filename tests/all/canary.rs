@@ -733,11 +733,7 @@ fn ctrl_c_writes_the_report_so_far_with_no_go() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    crate::support::send_signal(child.id(), "INT");
     let output = child.wait_with_output().unwrap();
     assert_eq!(
         output.status.code(),

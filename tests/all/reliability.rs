@@ -297,11 +297,7 @@ fn ctrl_c_during_a_query_writes_the_report_so_far() {
             .spawn()
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(1500));
-        let status = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        crate::support::send_signal(child.id(), "INT");
         let output = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{command}: {stderr}");
@@ -348,7 +344,7 @@ fn an_interrupted_stream_writes_the_lines_done_and_says_so() {
     )
     .unwrap();
     std::fs::write(dir.path().join("reports.ndjson"), "previous\n").unwrap();
-    for signal in ["-TERM", "-INT"] {
+    for signal in ["TERM", "INT"] {
         let child = preflight()
             .current_dir(dir.path())
             .args([
@@ -378,11 +374,7 @@ fn an_interrupted_stream_writes_the_lines_done_and_says_so() {
             );
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        let status = Command::new("kill")
-            .args([signal, &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        crate::support::send_signal(child.id(), signal);
         let output = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{signal}: {stderr}");
@@ -441,11 +433,7 @@ fn an_interrupted_stream_writes_the_lines_done_and_says_so() {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     for _ in 0..2 {
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        crate::support::send_signal(child.id(), "TERM");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     let output = child.wait_with_output().unwrap();

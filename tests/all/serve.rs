@@ -52,12 +52,7 @@ fn start(dir: &Path, args: &[&str]) -> Server {
 
 /// Sends the server a signal (`HUP`, `TERM`) with `kill`.
 fn signal(server: &Server, name: &str) {
-    let pid = server.child.id().to_string();
-    let sent = std::process::Command::new("kill")
-        .args([&format!("-{name}"), &pid])
-        .status()
-        .unwrap();
-    assert!(sent.success(), "kill -{name} {pid}");
+    crate::support::send_signal(server.child.id(), name);
 }
 
 /// One HTTP/1.1 request with `Connection: close`: (status, headers, body).

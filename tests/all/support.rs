@@ -248,3 +248,12 @@ pub fn xmllint(xml: &str, extra: &[&str]) -> Option<Result<(), String>> {
         Err(String::from_utf8_lossy(&output.stderr).into_owned())
     })
 }
+
+/// Sends process `pid` the signal `name` (`INT`, `TERM`, `HUP`) with `kill`.
+pub fn send_signal(pid: u32, name: &str) {
+    let sent = Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{name} {pid}");
+}
