@@ -628,6 +628,58 @@ fn all_nan_is_no_data_and_warnings_are_kept() {
     assert_eq!(metric["dropped"], serde_json::json!([61, 61]));
 }
 
+/// Prometheus writes a sample as the shortest decimal that reads back as the same double, up to
+/// 17 digits; the judge in the sandbox must read those digits as that double. serde_json's
+/// default number parser reads about one such value in eight one bit off (0.19047619047619047
+/// as 0.1904761904761905), so the judge once summarised values the query never returned.
+#[test]
+fn the_judge_reads_every_sample_as_the_double_prometheus_wrote() {
+    const LOW: &str = "0.19047619047619047";
+    const HIGH: &str = "0.38095238095238093";
+    fn respond(request: &str) -> Option<(u16, String, Duration)> {
+        let _ = request;
+        let values: Vec<String> = (0..61)
+            .map(|i| {
+                let value = if i % 2 == 0 { LOW } else { HIGH };
+                format!("[{}, \"{value}\"]", 1_699_999_400 + i * 10)
+            })
+            .collect();
+        Some((
+            200,
+            format!(
+                r#"{{"status":"success","data":{{"resultType":"matrix","result":[{{"metric":{{}},"values":[{}]}}]}}}}"#,
+                values.join(",")
+            ),
+            Duration::ZERO,
+        ))
+    }
+    let port = fake(respond);
+    let (_, _, diff, _) = analyze_at(port);
+    let diff = diff.unwrap();
+    let (low, high): (f64, f64) = (LOW.parse().unwrap(), HIGH.parse().unwrap());
+    let mut compared = 0;
+    for metric in diff["metrics"].as_array().unwrap() {
+        for side in ["baseline", "canary"] {
+            let summary = &metric[side];
+            if summary.is_null() {
+                continue;
+            }
+            // The report's text, read by Rust's own (correctly rounded) parser.
+            let bits = |key: &str| {
+                summary[key]
+                    .to_string()
+                    .parse::<f64>()
+                    .unwrap_or_else(|err| panic!("{key}: {err}: {summary}"))
+                    .to_bits()
+            };
+            assert_eq!(bits("min"), low.to_bits(), "{}: {summary}", metric["name"]);
+            assert_eq!(bits("max"), high.to_bits(), "{}: {summary}", metric["name"]);
+            compared += 1;
+        }
+    }
+    assert!(compared >= 4, "two compare metrics, two sides each: {diff}");
+}
+
 #[test]
 fn many_series_is_an_error_not_a_guess() {
     let port = fake(|_| {

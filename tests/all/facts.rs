@@ -39,6 +39,23 @@ fn assert_rejected(text: &str, pointer: &str, words: &str) {
     );
 }
 
+/// A policy reads a number as the double its digits name. The SDK's JSON parser once read about
+/// one 17-digit value in eight one bit off, so the gate scored a readiness the facts never held.
+#[test]
+fn the_gate_reads_a_score_as_the_double_written() {
+    let facts = json!({"scores": {"readiness": 1.095_238_095_238_095_3, "mvp": 10}, "security": {"gate": "PASS"}, "complexity": "medium"});
+    let text = facts.to_string();
+    assert!(text.contains("1.0952380952380953"), "{text}");
+    let (code, report, stderr) = run_facts(&text);
+    assert_eq!(code, 0, "{stderr}");
+    let scored = &report["policies"][0]["details"]["scores"]["readiness"];
+    assert_eq!(scored.to_string(), "1.0952380952380953", "{report}");
+    assert_eq!(
+        report["scores"]["readiness"].to_string(),
+        "1.0952380952380953"
+    );
+}
+
 #[test]
 fn wrong_type_names_the_pointer() {
     let facts = json!({"scores": {"readiness": "high", "mvp": 7}, "security": {"gate": "PASS"}, "complexity": "medium"});
