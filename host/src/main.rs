@@ -5,8 +5,48 @@ use preflight::ExitCode;
 use preflight::cli::{Cli, Command};
 use preflight::commands;
 
+/// The stack a command needs: a sandbox's 512 KiB of guest stack and the host's own frames.
+/// The main thread's stack is what `ulimit -s` allows (8 MiB by default); below this the
+/// command runs on a thread whose stack is reserved here and touched only as it is used. Under
+/// `ulimit -s 64` the main thread once overflowed before the run began: an abort, no report.
+const STACK: usize = 8 << 20;
+
 fn main() -> ExitCode {
     ignore_file_size_signal();
+    if !main_stack_below(STACK / 2) {
+        return command();
+    }
+    match std::thread::Builder::new()
+        .name("preflight".to_owned())
+        .stack_size(STACK)
+        .spawn(command)
+    {
+        // A panic has printed its message; it fails the run, closed.
+        Ok(thread) => thread.join().unwrap_or(ExitCode::Error),
+        // No thread to be had (`ulimit -u`, `ulimit -v`): the main thread's stack will do.
+        Err(_) => command(),
+    }
+}
+
+/// Whether the main thread's stack may not grow to `bytes` (`ulimit -s`).
+#[cfg(unix)]
+fn main_stack_below(bytes: usize) -> bool {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` writes the limit into the struct it is given, nothing else.
+    let read = unsafe { libc::getrlimit(libc::RLIMIT_STACK, &raw mut limit) } == 0;
+    read && limit.rlim_cur != libc::RLIM_INFINITY
+        && usize::try_from(limit.rlim_cur).is_ok_and(|cur| cur < bytes)
+}
+
+#[cfg(not(unix))]
+fn main_stack_below(_bytes: usize) -> bool {
+    false
+}
+
+fn command() -> ExitCode {
     let cli = Cli::parse();
     // Wrap messages to the terminal; in CI logs (stderr not a terminal) keep each line whole, so
     // digests and paths can be searched for. `COLUMNS` overrides both.
@@ -28,8 +68,17 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(err) => {
-            preflight::diagnostic::error(&format!("cannot start the async runtime: {err}"));
-            return ExitCode::Error;
+            let message = format!(
+                "cannot start the async runtime: {err}; raise the limit it names (open files: `ulimit -n`)"
+            );
+            return match &cli.command {
+                Command::Run(args) => commands::run::cannot_start(args, message),
+                Command::Canary(args) => commands::canary::cannot_start(args, message),
+                _ => {
+                    preflight::diagnostic::error(&message);
+                    ExitCode::Error
+                }
+            };
         }
     };
     match &cli.command {

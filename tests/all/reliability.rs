@@ -1369,3 +1369,65 @@ fn the_log_cap_bounds_stderr() {
         &stderr[stderr.len().saturating_sub(2000)..]
     );
 }
+
+/// A small stack limit (`ulimit -s`) once overflowed the main thread before the run began: an
+/// abort, no report. The command runs on a thread whose stack it reserves itself, so the gate
+/// runs as on any machine, in a single run and in a stream.
+#[test]
+fn a_small_stack_limit_still_runs_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = repo().join("examples/seed/facts.json");
+    std::fs::write(
+        dir.path().join("stream.ndjson"),
+        format!(
+            "{}\n",
+            std::fs::read_to_string(&seed).unwrap().replace('\n', "")
+        ),
+    )
+    .unwrap();
+    for kib in [32, 64, 256] {
+        let script = format!(
+            "ulimit -s {kib}; PREFLIGHT_HOME='{}' exec \"$PREFLIGHT\" run --no-collect --facts '{}' --format json",
+            dir.path().join("home").display(),
+            seed.display()
+        );
+        let (code, stdout, stderr) = shell(&script, dir.path());
+        assert_eq!(code, 0, "ulimit -s {kib}: {stderr}");
+        let written = report(&stdout);
+        assert_eq!(written["decision"], "GO", "ulimit -s {kib}");
+        assert_eq!(written["risk_score"], 30.0, "ulimit -s {kib}");
+        let script = format!(
+            "ulimit -s {kib}; PREFLIGHT_HOME='{}' exec \"$PREFLIGHT\" run --no-collect --facts-stream stream.ndjson",
+            dir.path().join("home").display(),
+        );
+        let (code, stdout, stderr) = shell(&script, dir.path());
+        assert_eq!(code, 0, "ulimit -s {kib}, stream: {stderr}");
+        assert_eq!(report(stdout.trim())["risk_score"], 30.0, "{stdout}");
+    }
+}
+
+/// So few open files (`ulimit -n 8`) that the async runtime cannot start: once exit 2 with a
+/// message and no report; now the `NO_GO` report a failed run owes, `host.resources`, naming
+/// the limit to raise, for `run` and for `canary`.
+#[test]
+fn too_few_open_files_to_start_is_a_no_go_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = repo().join("examples/seed/facts.json");
+    let run = format!(
+        "run --no-collect --facts '{}' --format json",
+        seed.display()
+    );
+    let canary = canary_args("analyze").join(" ");
+    for command in [run, canary] {
+        let script = format!("ulimit -n 8; exec \"$PREFLIGHT\" {command}");
+        let (code, stdout, stderr) = shell(&script, dir.path());
+        assert_eq!(code, 2, "{command}: {stderr}");
+        let written = report(&stdout);
+        assert_eq!(written["decision"], "NO_GO", "{command}");
+        let issue = &written["blocking_issues"][0];
+        assert_eq!(issue["id"], "host.resources", "{command}: {issue}");
+        let message = issue["message"].as_str().unwrap();
+        assert!(message.contains("`ulimit -n`"), "{message}");
+        assert!(stderr.contains("`ulimit -n`"), "{stderr}");
+    }
+}

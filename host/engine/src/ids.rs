@@ -30,6 +30,8 @@ pub enum IssueId {
     SettingsInvalid,
     /// A report could not be written where it was asked for.
     ReportUnwritable,
+    /// The host could not get a resource the run needs (open files, threads, memory).
+    HostResources,
     /// No enforced policy ran.
     PolicyNoneEnforced,
     /// A waiver is past its date: it no longer applies.
@@ -116,7 +118,7 @@ pub enum IssueId {
 
 impl IssueId {
     /// Every id, in the order of `docs/ids.md`.
-    pub const ALL: [IssueId; 53] = [
+    pub const ALL: [IssueId; 54] = [
         IssueId::FactsUnreadable,
         IssueId::FactsNotJson,
         IssueId::FactsTooLarge,
@@ -129,6 +131,7 @@ impl IssueId {
         IssueId::ConfigInvalid,
         IssueId::SettingsInvalid,
         IssueId::ReportUnwritable,
+        IssueId::HostResources,
         IssueId::PolicyNoneEnforced,
         IssueId::WaiverExpired,
         IssueId::WaiverExpiring,
@@ -187,6 +190,7 @@ impl IssueId {
             IssueId::ConfigInvalid => "config.invalid",
             IssueId::SettingsInvalid => "settings.invalid",
             IssueId::ReportUnwritable => "report.unwritable",
+            IssueId::HostResources => "host.resources",
             IssueId::PolicyNoneEnforced => "policy.none_enforced",
             IssueId::WaiverExpired => "waivers.expired",
             IssueId::WaiverExpiring => "waivers.expiring",
@@ -258,6 +262,9 @@ impl IssueId {
                 "A setting has a value no setting may have, or a policy refused its settings."
             }
             IssueId::ReportUnwritable => "A report could not be written where it was asked for.",
+            IssueId::HostResources => {
+                "The host could not get a resource the run needs (open files, threads, memory)."
+            }
             IssueId::PolicyNoneEnforced => "No enforced policy ran.",
             IssueId::WaiverExpired => "A waiver is past its date and no longer applies.",
             IssueId::WaiverExpiring => "A waiver expires soon.",

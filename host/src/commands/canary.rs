@@ -695,7 +695,22 @@ fn setup_failed<E: miette::Diagnostic + Send + Sync + 'static>(
 ) -> ExitCode {
     let message = err.to_string();
     diagnostic::print(err);
-    let mut outcome = Outcome::failed(IssueId::CanarySetup, message, args.dry_run);
+    failed(args, IssueId::CanarySetup, message)
+}
+
+/// An analysis that cannot start (no async runtime: `message` names why): exit 2 and the
+/// `NO_GO` report.
+pub fn cannot_start(args: &CanaryArgs, message: String) -> ExitCode {
+    diagnostic::error(&message);
+    let source = match &args.command {
+        CanaryCommand::Analyze(args) => &args.source,
+        CanaryCommand::Monitor(args) => &args.source,
+    };
+    failed(source, IssueId::HostResources, message)
+}
+
+fn failed(args: &SourceArgs, id: IssueId, message: String) -> ExitCode {
+    let mut outcome = Outcome::failed(id, message, args.dry_run);
     outcome.inputs = args.facts.clone();
     let targets = args.output.targets().unwrap_or_else(|_| {
         vec![Target {

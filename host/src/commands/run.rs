@@ -240,6 +240,25 @@ fn outcome_of(rt: &tokio::runtime::Runtime, args: &RunArgs, plan: &Plan) -> Outc
     outcome
 }
 
+/// A run that cannot start (no async runtime: `message` names why): exit 2 and, for a single
+/// run, the `NO_GO` report where it was asked for.
+pub fn cannot_start(args: &RunArgs, message: String) -> ExitCode {
+    diagnostic::error(&message);
+    if args.facts_stream.is_some() {
+        return ExitCode::Error;
+    }
+    let Ok(targets) = args.output.targets() else {
+        return ExitCode::Error;
+    };
+    let mut outcome = Outcome::failed(
+        preflight_engine::IssueId::HostResources,
+        message,
+        args.dry_run,
+    );
+    emit::emit(&targets, &mut outcome);
+    outcome.exit
+}
+
 /// `preflight run`.
 pub fn run(rt: &tokio::runtime::Runtime, args: &RunArgs) -> ExitCode {
     let targets = match args.output.targets() {
