@@ -421,9 +421,13 @@ fn main() {
         with_fuel / native,
         without / native
     );
-    let wasm = preflight_engine::builtin::find("preflight-gate")
-        .expect("gate")
-        .wasm;
+    // `BREAKDOWN_GATE=FILE` measures another build of the gate (a variant of the SDK).
+    let other = std::env::var_os("BREAKDOWN_GATE").map(|path| std::fs::read(path).expect("gate"));
+    let wasm = other.as_deref().unwrap_or(
+        preflight_engine::builtin::find("preflight-gate")
+            .expect("gate")
+            .wasm,
+    );
     let facts: serde_json::Value =
         serde_json::from_str(preflight_bench::SEED_FACTS).expect("seed facts");
     let input = serde_json::to_vec(&serde_json::json!({"facts": facts, "settings": {"mode": "B"}}))

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 
 pub mod abi;
+pub mod arena;
 pub mod canary;
 pub mod facts;
 pub mod guest;

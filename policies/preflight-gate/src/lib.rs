@@ -22,6 +22,11 @@ use serde::Serialize;
 
 use settings::{Resolved, Settings};
 
+/// The evaluation's first allocations come from the module's own zeroed memory, not the host.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: preflight_sdk::arena::Arena<{ 64 << 10 }> = preflight_sdk::arena::Arena::new();
+
 preflight_sdk::export_policy! {
     name: "preflight-gate",
     description: "Risk score from readiness, MVP and security with go/canary bands; security gate from scanner findings; test, coverage and artifact rules",
