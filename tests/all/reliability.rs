@@ -1431,3 +1431,80 @@ fn too_few_open_files_to_start_is_a_no_go_report() {
         assert!(stderr.contains("`ulimit -n`"), "{stderr}");
     }
 }
+
+/// A single run stopped while it fetched a module (here from a server that accepts and never
+/// answers) once ended with no report at all. Ctrl-C or SIGTERM now ends the wait, and the run
+/// writes the `NO_GO` report, `run.interrupted`, to stdout and to every file asked for; exit 2.
+#[test]
+fn an_interrupted_run_writes_its_no_go_report() {
+    use std::io::Read as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (accepted, connections) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(16).flatten() {
+            held.push(stream);
+            let _ = accepted.send(());
+        }
+    });
+    for signal in ["TERM", "INT"] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("preflight.toml"),
+            format!(
+                "complexity = \"low\"\n[scores]\nreadiness = 9\nmvp = 9\n[security]\ngate = \"PASS\"\n[artifacts]\noptional = []\n[[policy]]\nsource = \"http://127.0.0.1:{port}/slow.wasm\"\nsha256 = \"{}\"\n",
+                "0".repeat(64)
+            ),
+        )
+        .unwrap();
+        let mut child = preflight()
+            .current_dir(dir.path())
+            .env("PREFLIGHT_HOME", dir.path().join("home"))
+            .args(["run", "--format", "json", "--format", "json=report.json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        connections
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the run connects to fetch the module");
+        crate::support::send_signal(child.id(), signal);
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "SIG{signal}: the run did not stop"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let (mut stdout, mut stderr) = (String::new(), String::new());
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert_eq!(status.code(), Some(2), "SIG{signal}: {stderr}");
+        for written in [
+            report(&stdout),
+            report(&std::fs::read_to_string(dir.path().join("report.json")).unwrap()),
+        ] {
+            assert_eq!(written["decision"], "NO_GO", "SIG{signal}");
+            assert_eq!(
+                written["blocking_issues"][0]["id"], "run.interrupted",
+                "SIG{signal}: {written}"
+            );
+        }
+        assert!(stderr.contains("interrupted"), "{stderr}");
+    }
+}

@@ -30,6 +30,8 @@ pub enum IssueId {
     SettingsInvalid,
     /// A report could not be written where it was asked for.
     ReportUnwritable,
+    /// A run was interrupted (Ctrl-C, SIGTERM) before its report.
+    RunInterrupted,
     /// The host could not get a resource the run needs (open files, threads, memory).
     HostResources,
     /// No enforced policy ran.
@@ -118,7 +120,7 @@ pub enum IssueId {
 
 impl IssueId {
     /// Every id, in the order of `docs/ids.md`.
-    pub const ALL: [IssueId; 54] = [
+    pub const ALL: [IssueId; 55] = [
         IssueId::FactsUnreadable,
         IssueId::FactsNotJson,
         IssueId::FactsTooLarge,
@@ -131,6 +133,7 @@ impl IssueId {
         IssueId::ConfigInvalid,
         IssueId::SettingsInvalid,
         IssueId::ReportUnwritable,
+        IssueId::RunInterrupted,
         IssueId::HostResources,
         IssueId::PolicyNoneEnforced,
         IssueId::WaiverExpired,
@@ -190,6 +193,7 @@ impl IssueId {
             IssueId::ConfigInvalid => "config.invalid",
             IssueId::SettingsInvalid => "settings.invalid",
             IssueId::ReportUnwritable => "report.unwritable",
+            IssueId::RunInterrupted => "run.interrupted",
             IssueId::HostResources => "host.resources",
             IssueId::PolicyNoneEnforced => "policy.none_enforced",
             IssueId::WaiverExpired => "waivers.expired",
@@ -262,6 +266,7 @@ impl IssueId {
                 "A setting has a value no setting may have, or a policy refused its settings."
             }
             IssueId::ReportUnwritable => "A report could not be written where it was asked for.",
+            IssueId::RunInterrupted => "A run was interrupted (Ctrl-C, SIGTERM) before its report.",
             IssueId::HostResources => {
                 "The host could not get a resource the run needs (open files, threads, memory)."
             }

@@ -98,7 +98,16 @@ pub fn load(
         diagnostic::print(err);
         Box::new(outcome)
     })?;
-    let entries = rt.block_on(crate::load::entries(runtime, &fetcher, &plan.specs));
+    // A module being fetched may take its time; Ctrl-C or SIGTERM ends the wait at once.
+    let entries = rt.block_on(async {
+        tokio::select! {
+            entries = crate::load::entries(runtime, &fetcher, &plan.specs) => Some(entries),
+            () = crate::interrupt::flag::wait() => None,
+        }
+    });
+    let Some(entries) = entries else {
+        return Err(Box::new(interrupted(dry_run)));
+    };
     warn_duplicate_names(&entries);
     Ok(entries)
 }
@@ -227,7 +236,13 @@ fn outcome_of(rt: &tokio::runtime::Runtime, args: &RunArgs, plan: &Plan) -> Outc
     };
     let entries = match load(rt, &runtime, plan, args.dry_run) {
         Ok(entries) => entries,
-        Err(outcome) => return *outcome,
+        Err(outcome) => {
+            // Its report is never written over one of the run's inputs either.
+            let mut outcome = *outcome;
+            outcome.inputs = plan.input_files();
+            outcome.inputs.extend(facts.inputs.iter().cloned());
+            return outcome;
+        }
     };
     let mut outcome = evaluate(&runtime, &entries, plan, &facts, &args.reporting(), "");
     outcome.anchors = crate::anchors::of(plan, Some(&facts.value), &outcome.report);
@@ -238,6 +253,12 @@ fn outcome_of(rt: &tokio::runtime::Runtime, args: &RunArgs, plan: &Plan) -> Outc
     outcome.inputs = plan.input_files();
     outcome.inputs.extend(facts.inputs.iter().cloned());
     outcome
+}
+
+/// The outcome of a run interrupted by Ctrl-C or SIGTERM.
+fn interrupted(dry_run: bool) -> Outcome {
+    let message = "the run was interrupted (Ctrl-C or SIGTERM) before its report".to_owned();
+    Outcome::failed(preflight_engine::IssueId::RunInterrupted, message, dry_run)
 }
 
 /// A run that cannot start (no async runtime: `message` names why): exit 2 and, for a single
@@ -289,7 +310,15 @@ pub fn run(rt: &tokio::runtime::Runtime, args: &RunArgs) -> ExitCode {
         },
         None => None,
     };
+    // From here a signal ends the run with its `NO_GO` report, not with no report.
+    crate::interrupt::flag::install();
     let (mut outcome, plan) = outcome(rt, args);
+    if crate::interrupt::flag::caught() {
+        let inputs = std::mem::take(&mut outcome.inputs);
+        outcome = interrupted(args.dry_run);
+        outcome.inputs = inputs;
+        diagnostic::error("the run was interrupted (Ctrl-C or SIGTERM): its report says NO_GO");
+    }
     if let Some((file, key, subjects)) = signing
         && let Err(message) = write_record(args, &outcome, plan.as_ref(), file, &key, subjects)
     {
