@@ -1,6 +1,11 @@
 //! Where the time of one fresh-sandbox evaluation goes, stage by stage, under several engine
 //! configurations. Run: `cargo run --release --example breakdown` in `bench/`;
-//! `... --example breakdown -- compilers` compares Cranelift with Winch on the built-ins.
+//! `... --example breakdown -- compilers` compares Cranelift with Winch on the built-ins;
+//! `... -- stages MODULE` times the stages of a judge built with the SDK's `stage-clock` feature
+//! (`bench/judge-stages.sh`). For `stages`: `BREAKDOWN_AS_RUN_ONLY=1` measures only the bounds
+//! the sandbox runs with; `BREAKDOWN_PERFMAP=1` (or `=jit`) writes wasmtime's perf map (or jitdump)
+//! so `perf record` names the guest's functions (a module built with
+//! `CARGO_PROFILE_POLICY_STRIP=none` keeps their names).
 
 use std::time::Instant;
 
@@ -285,7 +290,59 @@ fn compilers(gate_input: &[u8]) {
 /// feature (`bench/judge-stages.sh`): the guest marks 0 (start), 1 (input parsed), 2 (evaluated)
 /// and 3 (output serialized) through `preflight_bench.stage`, which this harness links to a
 /// clock. Beside it, the same three stages natively.
-fn guest_stages(wasm_path: &str, fuel: bool, epoch: bool) {
+/// How an evaluation is bounded.
+#[derive(Clone, Copy, PartialEq)]
+enum Bounds {
+    /// As the sandbox runs it: fuel, and the deadline checked at a yield every
+    /// `YIELD_FUEL` fuel (async calls polled with the clock read at each yield).
+    FuelYields,
+    /// Fuel and an epoch deadline checked at every loop back-edge and call.
+    FuelEpoch,
+    /// Fuel only, no deadline at all.
+    Fuel,
+    /// Neither.
+    Neither,
+}
+
+/// The sandbox's fuel between two deadline checks (`host/engine/src/sandbox/config.rs`).
+const YIELD_FUEL: u64 = 100_000;
+
+/// Polls a guest call to its end, reading the clock at each yield as the sandbox does.
+fn poll_to_end<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        assert!(Instant::now() < deadline, "deadline");
+    }
+}
+
+/// Runs of each side in [`guest_stages`].
+const RUNS: usize = 31;
+
+/// The judge's three stages natively, once.
+fn native_stages(input: &[u8], native: &mut [Vec<f64>; 3]) {
+    let t0 = Instant::now();
+    let parsed: preflight_sdk::PolicyInput = serde_json::from_slice(input).expect("input");
+    let t1 = Instant::now();
+    let output = canary_judge::evaluate(parsed);
+    let t2 = Instant::now();
+    let bytes = serde_json::to_vec(&output).expect("output");
+    let t3 = Instant::now();
+    std::hint::black_box(bytes);
+    let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
+    native[0].push(ms(t0, t1));
+    native[1].push(ms(t1, t2));
+    native[2].push(ms(t2, t3));
+}
+
+fn guest_stages(wasm_path: &str, bounds: Bounds) {
+    let fuel = bounds != Bounds::Neither;
+    let epoch = bounds == Bounds::FuelEpoch;
+    let yields = bounds == Bounds::FuelYields;
     let wasm = std::fs::read(wasm_path).expect("a module built by bench/judge-stages.sh");
     let input = judge_input();
     let mut config = Config::new();
@@ -293,6 +350,15 @@ fn guest_stages(wasm_path: &str, fuel: bool, epoch: bool) {
         .epoch_interruption(epoch)
         .max_wasm_stack(512 << 10)
         .consume_fuel(fuel);
+    if std::env::var_os("BREAKDOWN_PERFMAP").is_some() {
+        config.profiler(
+            if std::env::var_os("BREAKDOWN_PERFMAP").is_some_and(|v| v == "jit") {
+                wasmtime::ProfilingStrategy::JitDump
+            } else {
+                wasmtime::ProfilingStrategy::PerfMap
+            },
+        );
+    }
     let engine = Engine::new(&config).expect("engine");
     let module = Module::new(&engine, &wasm).expect("module");
     let mut linker: Linker<Vec<(i32, Instant)>> = Linker::new(&engine);
@@ -310,14 +376,28 @@ fn guest_stages(wasm_path: &str, fuel: bool, epoch: bool) {
         .expect("link");
     let pre = linker.instantiate_pre(&module).expect("pre");
     let mut stages: [Vec<f64>; 4] = Default::default();
-    for _ in 0..15 {
+    let mut native: [Vec<f64>; 3] = Default::default();
+    // The wasm run and the native run alternate, so a slower stretch of a shared machine falls
+    // on both sides of the ratio.
+    for _ in 0..RUNS {
+        native_stages(&input, &mut native);
         let start = Instant::now();
         let mut store = Store::new(&engine, Vec::new());
         store.set_epoch_deadline(1_000_000);
         if fuel {
             store.set_fuel(u64::MAX / 2).expect("fuel");
         }
-        let instance = pre.instantiate(&mut store).expect("instantiate");
+        if yields {
+            store
+                .fuel_async_yield_interval(Some(YIELD_FUEL))
+                .expect("yields");
+        }
+        let instance = if yields {
+            poll_to_end(pre.instantiate_async(&mut store))
+        } else {
+            pre.instantiate(&mut store)
+        }
+        .expect("instantiate");
         let memory = instance.get_memory(&mut store, "memory").expect("memory");
         let alloc = instance
             .get_typed_func::<i32, i32>(&mut store, "preflight_alloc")
@@ -325,13 +405,22 @@ fn guest_stages(wasm_path: &str, fuel: bool, epoch: bool) {
         let evaluate = instance
             .get_typed_func::<(i32, i32), i64>(&mut store, "preflight_evaluate")
             .expect("evaluate");
-        let ptr = alloc.call(&mut store, input.len() as i32).expect("alloc");
+        let len = input.len() as i32;
+        let ptr = if yields {
+            poll_to_end(alloc.call_async(&mut store, len))
+        } else {
+            alloc.call(&mut store, len)
+        }
+        .expect("alloc");
         memory
             .write(&mut store, ptr as usize, &input)
             .expect("write");
-        evaluate
-            .call(&mut store, (ptr, input.len() as i32))
-            .expect("call");
+        if yields {
+            poll_to_end(evaluate.call_async(&mut store, (ptr, len)))
+        } else {
+            evaluate.call(&mut store, (ptr, len))
+        }
+        .expect("call");
         let marks = store.data();
         assert_eq!(
             marks.iter().map(|m| m.0).collect::<Vec<_>>(),
@@ -345,28 +434,16 @@ fn guest_stages(wasm_path: &str, fuel: bool, epoch: bool) {
         }
     }
     let wasm_stages: Vec<f64> = stages.into_iter().map(median_us).collect();
-    // The same stages natively.
-    let mut native: [Vec<f64>; 3] = Default::default();
-    for _ in 0..15 {
-        let t0 = Instant::now();
-        let parsed: preflight_sdk::PolicyInput = serde_json::from_slice(&input).expect("input");
-        let t1 = Instant::now();
-        let output = canary_judge::evaluate(parsed);
-        let t2 = Instant::now();
-        let bytes = serde_json::to_vec(&output).expect("output");
-        let t3 = Instant::now();
-        std::hint::black_box(bytes);
-        let ms = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e3;
-        native[0].push(ms(t0, t1));
-        native[1].push(ms(t1, t2));
-        native[2].push(ms(t2, t3));
-    }
     let native: Vec<f64> = native.into_iter().map(median_us).collect();
     println!(
-        "canary-judge, 3 metrics × 10 000 samples per side, {} input bytes, fuel {}, epoch deadline {} (medians of 15, ms):",
+        "canary-judge, 3 metrics × 10 000 samples per side, {} input bytes, {} (medians of {RUNS}, alternating with the native runs, ms):",
         input.len(),
-        if fuel { "on" } else { "off" },
-        if epoch { "on" } else { "off" }
+        match bounds {
+            Bounds::FuelYields => "fuel, deadline checked every 100 000 fuel (as run)",
+            Bounds::FuelEpoch => "fuel and an epoch deadline (before)",
+            Bounds::Fuel => "fuel only, no deadline",
+            Bounds::Neither => "neither fuel nor a deadline",
+        }
     );
     println!("  stage                         wasm     native   ratio");
     println!("  instantiate + input in     {:>8.2}", wasm_stages[0]);
@@ -390,9 +467,17 @@ fn guest_stages(wasm_path: &str, fuel: bool, epoch: bool) {
 
 fn main() {
     if let Some(path) = std::env::args().skip_while(|arg| arg != "stages").nth(1) {
-        // As the sandbox runs it, then without fuel metering, without the deadline, without both.
-        for (fuel, epoch) in [(true, true), (false, true), (true, false), (false, false)] {
-            guest_stages(&path, fuel, epoch);
+        // As the sandbox runs it, with the epoch deadline it had before, with fuel alone, bare.
+        for bounds in [
+            Bounds::FuelYields,
+            Bounds::FuelEpoch,
+            Bounds::Fuel,
+            Bounds::Neither,
+        ] {
+            if std::env::var_os("BREAKDOWN_AS_RUN_ONLY").is_some() && bounds != Bounds::FuelYields {
+                continue;
+            }
+            guest_stages(&path, bounds);
         }
         return;
     }

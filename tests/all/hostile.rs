@@ -90,6 +90,55 @@ fn infinite_loop_stops_at_the_deadline() {
     assert!(err.to_string().contains("deadline of 100 ms"), "{err}");
 }
 
+/// The deadline is read where the guest yields, every slice of fuel, so it also stops a guest
+/// that never returns from its start function (run while instantiating), whose loop makes no
+/// call, or that spins in a deep recursion that never overflows (calls, no loop).
+#[test]
+fn the_deadline_stops_a_start_function_a_callless_loop_and_endless_calls() {
+    let bodies = [
+        (
+            "start",
+            r#"(func $spin (loop $l (br $l))) (start $spin)
+               (func (export "preflight_evaluate") (param i32 i32) (result i64) (i64.const 0))"#,
+        ),
+        (
+            "arith",
+            r#"(func (export "preflight_evaluate") (param i32 i32) (result i64) (local i64)
+                 (loop $l (local.set 2 (i64.add (local.get 2) (i64.const 3))) (br $l))
+                 (local.get 2))"#,
+        ),
+        (
+            "calls",
+            r#"(func $f (param i32) (result i32)
+                 (if (result i32) (i32.eqz (local.get 0))
+                   (then (i32.const 0))
+                   (else (call $f (i32.sub (local.get 0) (i32.const 1))))))
+               (func (export "preflight_evaluate") (param i32 i32) (result i64)
+                 (loop $l (drop (call $f (i32.const 1000))) (br $l)) (i64.const 0))"#,
+        ),
+    ];
+    for (name, body) in bodies {
+        let bytes = module(body, Some(&metadata(name)));
+        let limits = Limits {
+            timeout: Duration::from_millis(100),
+            fuel: u64::MAX,
+            ..Limits::default()
+        };
+        let started = Instant::now();
+        let err = error_of(&bytes, limits);
+        let elapsed = started.elapsed();
+        assert!(
+            matches!(err, PolicyError::Deadline { .. }),
+            "{name}: {err:?}"
+        );
+        // Both engines ran it (`error_of`): about 100 ms each, however the machine is loaded.
+        assert!(
+            elapsed < Duration::from_millis(1500),
+            "{name}: stopped after {elapsed:?}"
+        );
+    }
+}
+
 #[test]
 fn infinite_loop_runs_out_of_fuel() {
     let bytes = module(LOOP, Some(&metadata("loop")));

@@ -1,5 +1,5 @@
 //! The sandbox: one wasmtime [`Engine`] per process, one [`InstancePre`] per policy module, a fresh
-//! [`Store`] with fuel, an epoch deadline and a memory cap for every evaluation.
+//! [`Store`] with fuel, a wall-clock deadline and a memory cap for every evaluation.
 
 pub mod abi;
 #[cfg(feature = "cache")]
@@ -14,10 +14,11 @@ mod precheck;
 // The engine settings, shared with `build.rs`, which compiles the built-in policies with them.
 mod config;
 pub use config::POOL_SLOTS;
-use config::{base_config, pooled_config};
+use config::{YIELD_FUEL, base_config, pooled_config};
+mod deadline;
+use deadline::Deadline;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use preflight_sdk::PolicyMetadata;
 use preflight_sdk::abi::{self as contract, Level};
@@ -32,9 +33,6 @@ pub use limits::{LOG_LINE_OVERHEAD, Limits, MemoryLimitExceeded};
 pub use wasmparser;
 
 use limits::Limiter;
-
-/// How often the deadline clock ticks.
-const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// The built-in a load is for, whose build-time machine code it may use; a load of bytes that
 /// are a built-in's finds it by itself. Never one without the `builtins` feature.
@@ -310,7 +308,6 @@ impl Runtime {
         let engine = engine.map_err(host_error)?;
         let mut linker = Linker::new(&engine);
         abi::link(&mut linker).map_err(host_error)?;
-        start_epoch_clock(&engine);
         Ok(Runtime {
             engine,
             linker: Arc::new(linker),
@@ -634,14 +631,19 @@ impl Runtime {
         store
             .set_fuel(self.limits.fuel)
             .map_err(|err| host(err.to_string()))?;
-        let ticks = self.limits.timeout.as_micros() / EPOCH_TICK.as_micros();
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX).max(1));
-        store.epoch_deadline_trap();
+        store
+            .fuel_async_yield_interval(Some(YIELD_FUEL))
+            .map_err(|err| host(err.to_string()))?;
+        let deadline = Deadline::after(self.limits.timeout);
+        let overrun = |_| PolicyError::Deadline {
+            policy: name.to_owned(),
+            deadline: self.limits.timeout,
+        };
 
         let trap = |err: wasmtime::Error| self.classify(name, err);
-        let instance = policy
-            .pre
-            .instantiate(&mut *store)
+        let instance = deadline
+            .run(policy.pre.instantiate_async(&mut *store))
+            .map_err(overrun)?
             .map_err(|err| self.classify_instantiation(name, err))?;
         let memory = instance
             .get_memory(&mut *store, contract::EXPORT_MEMORY)
@@ -655,7 +657,10 @@ impl Runtime {
 
         let len = i32::try_from(input.len())
             .map_err(|_| host(format!("the input is {} bytes, over 2 GiB", input.len())))?;
-        let ptr = alloc.call(&mut *store, len).map_err(trap)?;
+        let ptr = deadline
+            .run(alloc.call_async(&mut *store, len))
+            .map_err(overrun)?
+            .map_err(trap)?;
         let start = u32::try_from(ptr).map_err(|_| PolicyError::AbiViolation {
             policy: name.to_owned(),
             message: format!("`preflight_alloc({len})` returned the negative pointer {ptr}"),
@@ -670,7 +675,10 @@ impl Runtime {
                     memory.data_size(&*store)
                 ),
             })?;
-        let packed = evaluate.call(&mut *store, (ptr, len)).map_err(trap)?;
+        let packed = deadline
+            .run(evaluate.call_async(&mut *store, (ptr, len)))
+            .map_err(overrun)?
+            .map_err(trap)?;
         let fuel_used = self
             .limits
             .fuel
@@ -733,10 +741,6 @@ impl Runtime {
             Some(Trap::OutOfFuel) => PolicyError::OutOfFuel {
                 policy,
                 fuel: self.limits.fuel,
-            },
-            Some(Trap::Interrupt) => PolicyError::Deadline {
-                policy,
-                deadline: self.limits.timeout,
             },
             Some(Trap::StackOverflow) => PolicyError::StackOverflow { policy },
             Some(trap) => PolicyError::Trap {
@@ -810,22 +814,6 @@ fn backtrace(err: &wasmtime::Error) -> String {
         text.push_str(&format!(" ← ... {more} more"));
     }
     text
-}
-
-/// Ticks the engine's epoch so deadlines fire; stops when the engine is dropped.
-fn start_epoch_clock(engine: &Engine) {
-    let weak = engine.weak();
-    let spawned = std::thread::Builder::new()
-        .name("preflight-epoch".to_owned())
-        .spawn(move || {
-            while let Some(engine) = weak.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        });
-    // Without the clock, fuel still bounds every evaluation; the deadline just never fires.
-    drop(spawned);
 }
 
 /// Compiles a module on a thread of its own and waits at most the compile budget. A compile

@@ -121,9 +121,8 @@ fn compare(metric: &Metric, settings: &Settings) -> MetricResult {
 
     let mut sorted_b = b.clone();
     let mut sorted_c = c.clone();
-    // Unstable sorts give the same vectors: doubles equal under `total_cmp` have the same bits.
-    sorted_b.sort_unstable_by(f64::total_cmp);
-    sorted_c.sort_unstable_by(f64::total_cmp);
+    stats::sort_doubles(&mut sorted_b);
+    stats::sort_doubles(&mut sorted_c);
     if sorted_b == sorted_c {
         result.reason = "baseline and canary hold the same values".to_owned();
         return result;

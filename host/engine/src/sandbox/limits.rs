@@ -7,7 +7,8 @@ use std::time::Duration;
 pub struct Limits {
     /// Largest linear memory a policy may have, in bytes.
     pub memory_bytes: usize,
-    /// Wall-clock deadline per evaluation (epoch interruption).
+    /// Wall-clock deadline per evaluation (checked each time the guest has used a slice of
+    /// its fuel).
     pub timeout: Duration,
     /// Fuel per evaluation (about one unit per wasm instruction).
     pub fuel: u64,
