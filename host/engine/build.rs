@@ -8,8 +8,11 @@
 //!   settings) and the runtime compiles from the wasm when it does not match. The pooled
 //!   engine's code is stored deflated (`Builtin::compiled_pooled`).
 //!
-//! Cross builds (`TARGET` ≠ `HOST`) and `PREFLIGHT_PRECOMPILE=0` embed no machine code: the
-//! runtime compiles the built-ins on first use, as it does for any policy.
+//! A build for another C library of the same architecture and system (the musl release binaries,
+//! built on glibc runners) gets machine code for the target's baseline CPU, as does any build
+//! with `PREFLIGHT_PRECOMPILE_CPU=baseline` (releases and images, which run on other machines'
+//! CPUs). A build for another architecture or system, and `PREFLIGHT_PRECOMPILE=0`, embed none:
+//! the runtime compiles the built-ins on first use, as it does for any policy.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -98,28 +101,54 @@ fn main() {
 }
 
 /// The engines that compile the built-ins, by the suffix of their files: the runtime's on-demand
-/// engine (`""`) and its pooled one (`".pooled"`); none when this build is not for the machine
-/// it runs on. An engine that cannot be made here is skipped with a warning.
+/// engine (`""`) and its pooled one (`".pooled"`), for the build machine's CPU or, for a binary
+/// that is copied elsewhere, the target's baseline CPU (`config::precompile_plan`); none when
+/// this build's compiler cannot produce code for the target. An engine that cannot be made here
+/// is skipped with a warning.
 fn precompilers() -> Vec<(&'static str, wasmtime::Engine)> {
+    println!("cargo::rerun-if-env-changed=PREFLIGHT_PRECOMPILE_CPU");
     if std::env::var_os("PREFLIGHT_PRECOMPILE").is_some_and(|v| v == "0") {
         return Vec::new();
     }
-    if std::env::var_os("TARGET") != std::env::var_os("HOST") {
-        println!(
-            "cargo::warning=cross build: the built-in policies are compiled on first use, not now"
-        );
-        return Vec::new();
-    }
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let portable = match var("PREFLIGHT_PRECOMPILE_CPU").as_str() {
+        "" | "host" => false,
+        "baseline" => true,
+        other => {
+            println!(
+                "cargo::error=PREFLIGHT_PRECOMPILE_CPU is `{other}`: use `host` (the default) or `baseline`"
+            );
+            return Vec::new();
+        }
+    };
+    let target = match config::precompile_plan(&var("TARGET"), &var("HOST"), portable) {
+        config::Precompile::Skip(why) => {
+            println!(
+                "cargo::warning={why}: the built-in policies are compiled on first use, not now"
+            );
+            return Vec::new();
+        }
+        config::Precompile::Host => None,
+        config::Precompile::Baseline(target) => Some(target),
+    };
     [
         ("", config::base_config()),
         (".pooled", config::pooled_config()),
     ]
     .into_iter()
-    .filter_map(|(suffix, config)| match wasmtime::Engine::new(&config) {
-        Ok(engine) => Some((suffix, engine)),
-        Err(err) => {
-            println!("cargo::warning=no engine to precompile the built-in policies: {err}");
-            None
+    .filter_map(|(suffix, mut config)| {
+        if let Some(target) = &target
+            && let Err(err) = config.target(target)
+        {
+            println!("cargo::warning=cannot compile the built-in policies for `{target}`: {err}");
+            return None;
+        }
+        match wasmtime::Engine::new(&config) {
+            Ok(engine) => Some((suffix, engine)),
+            Err(err) => {
+                println!("cargo::warning=no engine to precompile the built-in policies: {err}");
+                None
+            }
         }
     })
     .collect()

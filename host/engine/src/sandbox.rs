@@ -1036,6 +1036,89 @@ mod tests {
         assert_eq!(&*on_demand.machine_code(gate), gate.compiled);
     }
 
+    /// Regression (#18): the release binaries are musl builds on glibc runners, and `build.rs`
+    /// embedded no machine code in any build whose target was not the host, so every first run
+    /// of a release compiled the gate (762 ms). The same architecture and system get machine
+    /// code for the target's baseline CPU; another architecture or system gets none.
+    #[test]
+    fn musl_builds_on_glibc_get_baseline_machine_code() {
+        use config::{Precompile, precompile_plan};
+        let (gnu, musl) = ("x86_64-unknown-linux-gnu", "x86_64-unknown-linux-musl");
+        assert_eq!(
+            precompile_plan(musl, gnu, false),
+            Precompile::Baseline(musl.to_owned())
+        );
+        assert_eq!(
+            precompile_plan(
+                "aarch64-unknown-linux-musl",
+                "aarch64-unknown-linux-gnu",
+                false
+            ),
+            Precompile::Baseline("aarch64-unknown-linux-musl".to_owned())
+        );
+        assert_eq!(precompile_plan(gnu, gnu, false), Precompile::Host);
+        assert_eq!(
+            precompile_plan(gnu, gnu, true),
+            Precompile::Baseline(gnu.to_owned())
+        );
+        assert_eq!(
+            precompile_plan("aarch64-apple-darwin", "aarch64-apple-darwin", true),
+            Precompile::Baseline("aarch64-apple-darwin".to_owned())
+        );
+        for (target, host) in [
+            ("aarch64-unknown-linux-musl", gnu),
+            ("x86_64-apple-darwin", gnu),
+            ("wasm32-unknown-unknown", gnu),
+        ] {
+            assert!(
+                matches!(precompile_plan(target, host, false), Precompile::Skip(_)),
+                "{target} on {host}"
+            );
+        }
+    }
+
+    /// Machine code compiled as `build.rs` compiles it for a release, for the baseline CPU of
+    /// this architecture and system under another C library's triple, is what both engines of a
+    /// binary load as it is, without compiling.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn baseline_machine_code_for_another_c_library_loads_without_compiling() {
+        let gate = crate::builtin::find(crate::builtin::GATE).unwrap();
+        let other_env = if cfg!(target_env = "musl") {
+            "gnu"
+        } else {
+            "musl"
+        };
+        let other = format!("{}-unknown-linux-{other_env}", std::env::consts::ARCH);
+        let compile = |mut config: wasmtime::Config| -> &'static [u8] {
+            config.target(&other).unwrap();
+            let code = Engine::new(&config)
+                .unwrap()
+                .precompile_module(gate.wasm)
+                .unwrap();
+            Box::leak(code.into_boxed_slice())
+        };
+        let on_demand = compile(base_config());
+        let pooled = compile(pooled_config());
+        let deflated: &'static [u8] =
+            Box::leak(miniz_oxide::deflate::compress_to_vec(pooled, 6).into_boxed_slice());
+        let builtin = crate::builtin::Builtin {
+            compiled: on_demand,
+            compiled_pooled: deflated,
+            ..*gate
+        };
+        let input = br#"{"facts":{"scores":{"readiness":7,"mvp":7},"security":{"gate":"PASS"},"complexity":"medium"},"settings":{}}"#;
+        for runtime in [
+            Runtime::new(Limits::default()).unwrap(),
+            Runtime::pooled(Limits::default()).unwrap(),
+        ] {
+            let policy = runtime.load_builtin(&builtin).unwrap();
+            assert_eq!(policy.origin, CodeOrigin::Precompiled, "{other}");
+            let output = runtime.evaluate(&policy, input).unwrap().output;
+            assert_eq!(output.decision, preflight_sdk::Decision::Go);
+        }
+    }
+
     /// A runtime told not to use the build's machine code compiles the built-ins from their
     /// wasm, and they evaluate the same.
     #[test]

@@ -73,3 +73,49 @@ pub fn pooled_config() -> Config {
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     config
 }
+
+/// For what machine `build.rs` compiles the built-in policies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    not(test),
+    allow(dead_code, reason = "used by build.rs, which includes this file")
+)]
+pub enum Precompile {
+    /// Not at all: they are compiled on first use, like any policy.
+    Skip(&'static str),
+    /// For the build machine's CPU, features detected (a binary built where it runs).
+    Host,
+    /// For this target triple's baseline CPU, no feature beyond what the architecture always
+    /// has: what a binary built to be copied to other machines needs (a release, an image, a
+    /// build for another C library of the same system), since wasmtime refuses machine code
+    /// that needs a feature the running CPU lacks and the runtime then compiles.
+    Baseline(String),
+}
+
+/// What `build.rs` does for `target` (cargo's `TARGET`) built on `host` (`HOST`); `portable`
+/// asks for machine code any CPU of the architecture runs (`PREFLIGHT_PRECOMPILE_CPU=baseline`).
+///
+/// wasmtime accepts machine code for the architecture and operating system it runs on, whatever
+/// the C library: a musl binary built on a glibc machine can carry it. The build's compiler has
+/// the host's architecture only, so another architecture gets none.
+#[cfg_attr(
+    not(test),
+    allow(dead_code, reason = "used by build.rs, which includes this file")
+)]
+pub fn precompile_plan(target: &str, host: &str, portable: bool) -> Precompile {
+    // `arch-vendor-os[-env]`: the architecture and the operating system.
+    let parts = |triple: &str| {
+        let mut parts = triple.split('-');
+        let arch = parts.next().unwrap_or_default().to_owned();
+        let os = parts.nth(1).unwrap_or_default().to_owned();
+        (arch, os)
+    };
+    if parts(target) != parts(host) {
+        return Precompile::Skip("built for another architecture or operating system");
+    }
+    if portable || target != host {
+        Precompile::Baseline(target.to_owned())
+    } else {
+        Precompile::Host
+    }
+}
