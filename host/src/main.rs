@@ -5,6 +5,13 @@ use preflight::ExitCode;
 use preflight::cli::{Cli, Command};
 use preflight::commands;
 
+/// musl's allocator serializes every allocation behind one lock, so the static release binaries
+/// (musl) ran a two-core `--facts-stream` slower than one core, and one core at a third of the
+/// glibc build's rate (docs/performance.md); mimalloc there, as ripgrep does with jemalloc.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The stack a command needs: a sandbox's 512 KiB of guest stack and the host's own frames.
 /// The main thread's stack is what `ulimit -s` allows (8 MiB by default); below this the
 /// command runs on a thread whose stack is reserved here and touched only as it is used. Under
